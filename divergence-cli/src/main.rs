@@ -1,0 +1,4 @@
+//! The `pgdiverge` command.
+fn main() {
+    println!("pgdiverge {}", env!("CARGO_PKG_VERSION"));
+}
