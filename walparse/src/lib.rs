@@ -6,4 +6,4 @@
 
 pub mod lsn;
 
-pub use lsn::{Lsn, ParseLsnError, TimeLineId, WalSegSize};
+pub use lsn::{Lsn, ParseLsnError, TimeLineId, TliSpan, WalSegSize};

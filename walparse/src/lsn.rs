@@ -93,6 +93,26 @@ impl FromStr for Lsn {
 /// A timeline id (`TimeLineID`). The first timeline is 1; 0 is invalid.
 pub type TimeLineId = u32;
 
+/// One timeline's stretch of WAL on a history (PostgreSQL's `TimeLineHistoryEntry`): the WAL in
+/// `[begin, end)` belongs to timeline `tli`; `end` is `None` for the newest timeline, which has
+/// not ended. `begin` is `Lsn::INVALID` for the first timeline of a history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TliSpan {
+    /// The timeline.
+    pub tli: TimeLineId,
+    /// Where it starts: the switchpoint of its parent (0 for the first timeline).
+    pub begin: Lsn,
+    /// Where it ends: its switchpoint to the next timeline, `None` if it is the newest.
+    pub end: Option<Lsn>,
+}
+
+impl TliSpan {
+    /// True if `lsn` lies in `[begin, end)`.
+    pub fn contains(&self, lsn: Lsn) -> bool {
+        lsn >= self.begin && self.end.is_none_or(|e| lsn < e)
+    }
+}
+
 /// A WAL segment size: a power of two from 1 MiB to 1 GiB (`IsValidWalSegSize`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct WalSegSize(u32);
