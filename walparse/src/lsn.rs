@@ -75,7 +75,9 @@ impl FromStr for Lsn {
     /// Accepts `X/X` with 1–8 hex digits per half, either case, zero padding allowed
     /// (PostgreSQL prints `%X/%X`; a future major pads the low half).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || ParseLsnError { text: s.to_string() };
+        let err = || ParseLsnError {
+            text: s.to_string(),
+        };
         let (hi, lo) = s.split_once('/').ok_or_else(err)?;
         let half = |h: &str| {
             if h.is_empty() || h.len() > 8 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -109,7 +111,7 @@ pub struct TliSpan {
 impl TliSpan {
     /// True if `lsn` lies in `[begin, end)`.
     pub fn contains(&self, lsn: Lsn) -> bool {
-        lsn >= self.begin && self.end.is_none_or(|e| lsn < e)
+        lsn >= self.begin && self.end.map_or(true, |e| lsn < e)
     }
 }
 
@@ -157,7 +159,11 @@ mod tests {
 
     #[test]
     fn lsn_round_trips_postgres_text() {
-        for (text, v) in [("0/E000A0", 0xE000A0u64), ("16/B374D848", 0x16_B374_D848), ("0/0", 0)] {
+        for (text, v) in [
+            ("0/E000A0", 0xE000A0u64),
+            ("16/B374D848", 0x16_B374_D848),
+            ("0/0", 0),
+        ] {
             let l: Lsn = text.parse().unwrap();
             assert_eq!(l.0, v);
             assert_eq!(l.to_string(), text);

@@ -1,0 +1,222 @@
+//! Segment files: finding the file for (timeline, segment number) in a set of directories, and
+//! holding its bytes — memory-mapped read-only, or read into memory.
+//!
+//! This is the crate's only `unsafe` code (the map). A mapped file that another process
+//! truncates makes later reads of the lost pages raise SIGBUS; use [`ReadMode::Read`] for the
+//! `pg_wal` of a running server. The map is dropped with the [`Segment`], so a reader holding one
+//! segment at a time keeps its memory flat.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::error::WalError;
+use crate::lsn::{TimeLineId, WalSegSize};
+use crate::name::segment_file_name;
+
+/// How segment files are brought into memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReadMode {
+    /// Map the file read-only (no copy). The default.
+    #[default]
+    Mmap,
+    /// Read the file into an owned buffer (safe against files changed under the reader).
+    Read,
+}
+
+enum Bytes {
+    Mapped(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+/// One open segment file.
+pub struct Segment {
+    path: PathBuf,
+    tli: TimeLineId,
+    segno: u64,
+    partial: bool,
+    bytes: Bytes,
+}
+
+impl std::fmt::Debug for Segment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Segment")
+            .field("path", &self.path)
+            .field("tli", &self.tli)
+            .field("segno", &self.segno)
+            .field("partial", &self.partial)
+            .field("len", &self.bytes().len())
+            .finish()
+    }
+}
+
+impl Segment {
+    /// Opens `path` as segment `segno` of timeline `tli`. Reads at most `max_len` bytes (the
+    /// segment size): a longer file is not a segment of this size, and its tail is ignored.
+    pub fn open(
+        path: &Path,
+        tli: TimeLineId,
+        segno: u64,
+        partial: bool,
+        mode: ReadMode,
+        max_len: u64,
+    ) -> Result<Segment, WalError> {
+        let io = |source| WalError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len().min(max_len);
+        let bytes = match mode {
+            // A zero-length map is an error on some systems; an empty file needs no map.
+            ReadMode::Mmap if len > 0 => {
+                // SAFETY: the map is read-only and private to this process. The file is opened
+                // read-only and never written by us. If another process truncates it while
+                // mapped, reading the lost pages raises SIGBUS: that is the documented risk of
+                // `ReadMode::Mmap`, and callers reading a live `pg_wal` choose `ReadMode::Read`.
+                let map = unsafe { memmap2::MmapOptions::new().len(len as usize).map(&file) }
+                    .map_err(io)?;
+                Bytes::Mapped(map)
+            }
+            _ => {
+                let mut v = Vec::with_capacity(len as usize);
+                file.take(len).read_to_end(&mut v).map_err(io)?;
+                Bytes::Owned(v)
+            }
+        };
+        Ok(Segment {
+            path: path.to_path_buf(),
+            tli,
+            segno,
+            partial,
+            bytes,
+        })
+    }
+
+    /// The file's bytes (at most one segment size).
+    pub fn bytes(&self) -> &[u8] {
+        match &self.bytes {
+            Bytes::Mapped(m) => m,
+            Bytes::Owned(v) => v,
+        }
+    }
+
+    /// The path the segment was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The timeline of the file.
+    pub fn tli(&self) -> TimeLineId {
+        self.tli
+    }
+
+    /// The segment number.
+    pub fn segno(&self) -> u64 {
+        self.segno
+    }
+
+    /// True if the file was a `.partial` file.
+    pub fn is_partial(&self) -> bool {
+        self.partial
+    }
+}
+
+/// Where segment files come from.
+pub trait SegmentSource {
+    /// Opens the file of segment `segno` on timeline `tli`, or `Ok(None)` if there is none.
+    fn open_segment(
+        &self,
+        tli: TimeLineId,
+        segno: u64,
+        seg_size: WalSegSize,
+    ) -> Result<Option<Segment>, WalError>;
+}
+
+impl<S: SegmentSource + ?Sized> SegmentSource for &S {
+    fn open_segment(
+        &self,
+        tli: TimeLineId,
+        segno: u64,
+        seg_size: WalSegSize,
+    ) -> Result<Option<Segment>, WalError> {
+        (**self).open_segment(tli, segno, seg_size)
+    }
+}
+
+/// Segment files in one or more directories, searched in order (`pg_wal` first, then archives).
+/// A complete file in any directory wins over a `.partial` file; `.partial` files are used only
+/// when no directory has the complete one.
+#[derive(Clone, Debug)]
+pub struct DirSource {
+    dirs: Vec<PathBuf>,
+    mode: ReadMode,
+}
+
+/// A file found for a segment ([`DirSource::find`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FoundSegment {
+    /// The file.
+    pub path: PathBuf,
+    /// Whether it is a `.partial` file.
+    pub partial: bool,
+}
+
+impl DirSource {
+    /// Searches `dirs` in order, mapping files.
+    pub fn new<I, P>(dirs: I) -> DirSource
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<PathBuf>,
+    {
+        DirSource {
+            dirs: dirs.into_iter().map(Into::into).collect(),
+            mode: ReadMode::Mmap,
+        }
+    }
+
+    /// Chooses how files are read.
+    pub fn with_read_mode(mut self, mode: ReadMode) -> DirSource {
+        self.mode = mode;
+        self
+    }
+
+    /// The directories, in search order.
+    pub fn dirs(&self) -> &[PathBuf] {
+        &self.dirs
+    }
+
+    /// The file that would be used for (tli, segno), if any.
+    pub fn find(&self, tli: TimeLineId, segno: u64, seg_size: WalSegSize) -> Option<FoundSegment> {
+        let name = segment_file_name(tli, segno, seg_size);
+        let partial = format!("{name}.partial");
+        for (file, is_partial) in [(&name, false), (&partial, true)] {
+            for dir in &self.dirs {
+                let path = dir.join(file);
+                if path.is_file() {
+                    return Some(FoundSegment {
+                        path,
+                        partial: is_partial,
+                    });
+                }
+            }
+        }
+        None
+    }
+}
+
+impl SegmentSource for DirSource {
+    fn open_segment(
+        &self,
+        tli: TimeLineId,
+        segno: u64,
+        seg_size: WalSegSize,
+    ) -> Result<Option<Segment>, WalError> {
+        match self.find(tli, segno, seg_size) {
+            None => Ok(None),
+            Some(f) => {
+                Segment::open(&f.path, tli, segno, f.partial, self.mode, seg_size.bytes()).map(Some)
+            }
+        }
+    }
+}
