@@ -11,6 +11,7 @@ pub mod history;
 pub mod lsn;
 pub mod name;
 pub mod page;
+pub mod par;
 pub mod reader;
 pub mod record;
 pub mod rmgr;

@@ -17,31 +17,37 @@ impl Lsn {
     pub const INVALID: Lsn = Lsn(0);
 
     /// True unless this is `InvalidXLogRecPtr` (0).
+    #[inline]
     pub const fn is_valid(self) -> bool {
         self.0 != 0
     }
 
     /// The segment number holding this position (`XLByteToSeg`).
+    #[inline]
     pub const fn segno(self, seg_size: WalSegSize) -> u64 {
         self.0 / seg_size.bytes()
     }
 
     /// The offset of this position inside its segment (`XLogSegmentOffset`).
+    #[inline]
     pub const fn segment_offset(self, seg_size: WalSegSize) -> u64 {
         self.0 % seg_size.bytes()
     }
 
     /// The offset of this position inside its WAL page of `page_size` bytes.
+    #[inline]
     pub const fn page_offset(self, page_size: u32) -> u64 {
         self.0 % page_size as u64
     }
 
     /// This position rounded up to the next multiple of 8 (`MAXALIGN` on x86-64).
+    #[inline]
     pub const fn maxalign(self) -> Lsn {
         Lsn((self.0 + 7) & !7)
     }
 
     /// `self + n`, or `None` on overflow.
+    #[inline]
     pub const fn checked_add(self, n: u64) -> Option<Lsn> {
         match self.0.checked_add(n) {
             Some(v) => Some(Lsn(v)),
@@ -50,6 +56,7 @@ impl Lsn {
     }
 
     /// The number of bytes from `earlier` to `self` (0 when `earlier` is not earlier).
+    #[inline]
     pub const fn bytes_since(self, earlier: Lsn) -> u64 {
         self.0.saturating_sub(earlier.0)
     }
@@ -124,6 +131,7 @@ impl WalSegSize {
     pub const DEFAULT: WalSegSize = WalSegSize(16 * 1024 * 1024);
 
     /// `Some` when `bytes` is a power of two between 1 MiB and 1 GiB, as PostgreSQL requires.
+    #[inline]
     pub const fn new(bytes: u32) -> Option<WalSegSize> {
         if bytes.is_power_of_two() && bytes >= 1024 * 1024 && bytes <= 1024 * 1024 * 1024 {
             Some(WalSegSize(bytes))
@@ -133,21 +141,25 @@ impl WalSegSize {
     }
 
     /// The size in bytes.
+    #[inline]
     pub const fn bytes(self) -> u64 {
         self.0 as u64
     }
 
     /// The size in bytes as stored on disk (`u32`).
+    #[inline]
     pub const fn get(self) -> u32 {
         self.0
     }
 
     /// Segments per 4 GiB "xlogid" (`XLogSegmentsPerXLogId`), used by file names.
+    #[inline]
     pub const fn segments_per_xlogid(self) -> u64 {
         0x1_0000_0000 / self.0 as u64
     }
 
     /// The first LSN of segment `segno` (`XLogSegNoOffsetToRecPtr` with offset 0).
+    #[inline]
     pub const fn segment_start(self, segno: u64) -> Lsn {
         Lsn(segno.saturating_mul(self.0 as u64))
     }

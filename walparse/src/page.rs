@@ -51,12 +51,15 @@ pub struct PageHeader {
     pub long: Option<LongHeader>,
 }
 
+#[inline]
 fn u16_at(b: &[u8], off: usize) -> u16 {
     u16::from_le_bytes([b[off], b[off + 1]])
 }
+#[inline]
 fn u32_at(b: &[u8], off: usize) -> u32 {
     u32::from_le_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
 }
+#[inline]
 fn u64_at(b: &[u8], off: usize) -> u64 {
     let mut a = [0u8; 8];
     a.copy_from_slice(&b[off..off + 8]);
@@ -66,6 +69,7 @@ fn u64_at(b: &[u8], off: usize) -> u64 {
 impl PageHeader {
     /// Reads the header at the start of `page`. `None` if `page` is shorter than the header
     /// (24 bytes, or 40 when `XLP_LONG_HEADER` is set).
+    #[inline]
     pub fn parse(page: &[u8]) -> Option<PageHeader> {
         if page.len() < SHORT_HEADER_SIZE {
             return None;
@@ -94,6 +98,7 @@ impl PageHeader {
     }
 
     /// The header size: 40 with `XLP_LONG_HEADER`, else 24 (`XLogPageHeaderSize`).
+    #[inline]
     pub fn size(&self) -> usize {
         if self.info & XLP_LONG_HEADER != 0 {
             LONG_HEADER_SIZE
@@ -103,11 +108,13 @@ impl PageHeader {
     }
 
     /// `XLP_FIRST_IS_CONTRECORD` is set.
+    #[inline]
     pub fn is_contrecord(&self) -> bool {
         self.info & XLP_FIRST_IS_CONTRECORD != 0
     }
 
     /// `XLP_FIRST_IS_OVERWRITE_CONTRECORD` is set.
+    #[inline]
     pub fn is_overwrite_contrecord(&self) -> bool {
         self.info & XLP_FIRST_IS_OVERWRITE_CONTRECORD != 0
     }

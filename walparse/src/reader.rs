@@ -199,9 +199,17 @@ impl fmt::Display for WalEnd {
 /// `MaxAllocSize`: PostgreSQL cannot allocate a reassembly buffer above this.
 const MAX_ALLOC_SIZE: u64 = 0x3fff_ffff;
 
+/// Why `read_next` did not return a record. The error is boxed to keep the result small: it is
+/// moved for every record read.
 enum Halt {
     End(EndReason),
-    Err(WalError),
+    Err(Box<WalError>),
+}
+
+impl From<WalError> for Halt {
+    fn from(e: WalError) -> Halt {
+        Halt::Err(Box::new(e))
+    }
 }
 
 impl From<EndReason> for Halt {
@@ -232,6 +240,8 @@ pub struct WalReader<S> {
     validated_page: Option<Lsn>,
     /// `curFileTLI`: never read a file of an older timeline than the last one read going forward.
     cur_file_tli: TimeLineId,
+    /// The header of the page read last (valid while `validated_page` is the same page).
+    cur_page: Option<(Lsn, PageHeader)>,
     buf: Vec<u8>,
     end: Option<WalEnd>,
     overwritten: Option<Lsn>,
@@ -266,6 +276,7 @@ impl<S: SegmentSource> WalReader<S> {
             latest: LatestPage::default(),
             validated_page: None,
             cur_file_tli: 0,
+            cur_page: None,
             buf: Vec::new(),
             end: None,
             overwritten: None,
@@ -326,6 +337,7 @@ impl<S: SegmentSource> WalReader<S> {
         self.cur_file_tli = 0;
         self.latest = LatestPage::default();
         self.validated_page = None;
+        self.cur_page = None;
     }
 
     /// The next record, or `Ok(None)` at the end of WAL (see [`end`](Self::end)).
@@ -349,7 +361,7 @@ impl<S: SegmentSource> WalReader<S> {
                 });
                 Ok(None)
             }
-            Err(Halt::Err(e)) => Err(e),
+            Err(Halt::Err(e)) => Err(*e),
         }
     }
 
@@ -378,12 +390,19 @@ impl<S: SegmentSource> WalReader<S> {
 
     /// Makes segment `segno` current, validating its first page as `ReadPageInternal` does when
     /// it switches segments.
+    #[inline]
     fn load_segment(&mut self, segno: u64) -> Result<(), Halt> {
         if self.seg.as_ref().is_some_and(|s| s.segno() == segno) {
             return Ok(());
         }
+        self.switch_segment(segno)
+    }
+
+    /// [`load_segment`](Self::load_segment) when `segno` is not the current segment.
+    fn switch_segment(&mut self, segno: u64) -> Result<(), Halt> {
         self.seg = None; // release the previous segment first: memory stays flat
         self.validated_page = None;
+        self.cur_page = None;
         let mut found = None;
         let mut newest = None;
         let tlis: Vec<TimeLineId> = self.candidate_tlis(segno).collect();
@@ -392,7 +411,7 @@ impl<S: SegmentSource> WalReader<S> {
             if let Some(seg) = self
                 .source
                 .open_segment(tli, segno, self.seg_size)
-                .map_err(Halt::Err)?
+                .map_err(Halt::from)?
             {
                 found = Some(seg);
                 break;
@@ -415,7 +434,7 @@ impl<S: SegmentSource> WalReader<S> {
                 Some(v) => v,
                 None if hdr.magic == 0 => return Err(bad(PageError::BadMagic { found: 0 }).into()),
                 None => {
-                    return Err(Halt::Err(WalError::NotWal {
+                    return Err(Halt::from(WalError::NotWal {
                         path: seg.path().to_path_buf(),
                         lsn: start,
                         offset: 0,
@@ -432,7 +451,7 @@ impl<S: SegmentSource> WalReader<S> {
                     l.blcksz
                 }
                 Some(l) if hdr.magic == version.page_magic => {
-                    return Err(Halt::Err(WalError::WrongBlockSize {
+                    return Err(Halt::from(WalError::WrongBlockSize {
                         path: seg.path().to_path_buf(),
                         lsn: start,
                         offset: 0,
@@ -454,21 +473,21 @@ impl<S: SegmentSource> WalReader<S> {
         if let Err(e) = page::validate(&hdr, start, &expect, &mut self.latest) {
             let path = seg.path().to_path_buf();
             return Err(match e {
-                PageError::WrongSystemId { found } => Halt::Err(WalError::WrongSystemId {
+                PageError::WrongSystemId { found } => Halt::from(WalError::WrongSystemId {
                     path,
                     lsn: start,
                     offset: 0,
                     found,
                     expected: sysid.unwrap_or(0),
                 }),
-                PageError::WrongSegmentSize { found } => Halt::Err(WalError::WrongSegmentSize {
+                PageError::WrongSegmentSize { found } => Halt::from(WalError::WrongSegmentSize {
                     path,
                     lsn: start,
                     offset: 0,
                     found,
                     expected: self.seg_size.get(),
                 }),
-                PageError::WrongBlockSize { found } => Halt::Err(WalError::WrongBlockSize {
+                PageError::WrongBlockSize { found } => Halt::from(WalError::WrongBlockSize {
                     path,
                     lsn: start,
                     offset: 0,
@@ -497,6 +516,12 @@ impl<S: SegmentSource> WalReader<S> {
             (Some(s), Some(v)) => (s, v),
             _ => return Err(EndReason::InvalidRecordOffset.into()),
         };
+        // The page of the previous record, already read and validated: most records share it.
+        if let (Some(v), Some((at, hdr))) = (self.validated_page, self.cur_page) {
+            if v == page_lsn && at == page_lsn {
+                return Ok(hdr);
+            }
+        }
         let off = page_lsn.segment_offset(self.seg_size) as usize;
         let bad = |error| EndReason::BadPage {
             page: page_lsn,
@@ -518,6 +543,7 @@ impl<S: SegmentSource> WalReader<S> {
             page::validate(&hdr, page_lsn, &expect, &mut self.latest).map_err(bad)?;
             self.validated_page = Some(page_lsn);
         }
+        self.cur_page = Some((page_lsn, hdr));
         Ok(hdr)
     }
 
@@ -739,11 +765,12 @@ impl<S: SegmentSource> BackwardReader<S> {
         self.inner.seek(lsn);
         match self.inner.next_located()? {
             Some((loc, meta)) => {
-                let p = meta.prev();
+                let rec = self.inner.record_at(loc, meta);
+                let p = rec.prev();
                 if p.is_valid() && p < lsn {
                     self.next = Some(p);
                 }
-                Ok(Some(self.inner.record_at(loc, meta)))
+                Ok(Some(rec))
             }
             None => {
                 self.end = self.inner.end;
@@ -771,42 +798,46 @@ pub fn first_record_lsn_in_segment<S: SegmentSource>(
     let Some(seg) = source.open_segment(tli, segno, seg_size)? else {
         return Ok(None);
     };
-    let bytes = seg.bytes();
-    let Some(first) = PageHeader::parse(bytes) else {
-        return Ok(None);
-    };
+    Ok(first_record_lsn_in_bytes(seg.bytes(), segno, seg_size))
+}
+
+/// [`first_record_lsn_in_segment`] over the bytes of a segment already open.
+pub(crate) fn first_record_lsn_in_bytes(
+    bytes: &[u8],
+    segno: u64,
+    seg_size: WalSegSize,
+) -> Option<Lsn> {
+    let first = PageHeader::parse(bytes)?;
     let (Some(version), Some(long)) = (WalVersion::for_page_magic(first.magic), first.long) else {
-        return Ok(None);
+        return None;
     };
     let blcksz = u64::from(long.blcksz);
     if !long.blcksz.is_power_of_two() || blcksz < 1024 {
-        return Ok(None);
+        return None;
     }
     let start = seg_size.segment_start(segno);
     let mut page_off = 0u64;
     while page_off + blcksz <= seg_size.bytes() {
-        let Some(hdr) = bytes.get(page_off as usize..).and_then(PageHeader::parse) else {
-            return Ok(None);
-        };
+        let hdr = bytes.get(page_off as usize..).and_then(PageHeader::parse)?;
         if hdr.magic != version.page_magic || hdr.pageaddr != Lsn(start.0 + page_off) {
-            return Ok(None);
+            return None;
         }
         let hsz = hdr.size() as u64;
         if !hdr.is_contrecord() {
-            return Ok(Some(Lsn(start.0 + page_off + hsz)));
+            return Some(Lsn(start.0 + page_off + hsz));
         }
         if u64::from(hdr.rem_len) < blcksz - hsz {
             let pos = page_off + hsz + Lsn(u64::from(hdr.rem_len)).maxalign().0;
             if pos % blcksz != 0 {
-                return Ok(Some(Lsn(start.0 + pos)));
+                return Some(Lsn(start.0 + pos));
             }
             // The continuation fills the page: the record starts after the next page's header.
             if pos >= seg_size.bytes() {
-                return Ok(None);
+                return None;
             }
-            return Ok(Some(Lsn(start.0 + pos + page::SHORT_HEADER_SIZE as u64)));
+            return Some(Lsn(start.0 + pos + page::SHORT_HEADER_SIZE as u64));
         }
         page_off += blcksz;
     }
-    Ok(None)
+    None
 }

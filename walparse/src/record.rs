@@ -70,12 +70,15 @@ pub fn fork_name(fork: u8) -> &'static str {
     }
 }
 
+#[inline]
 pub(crate) fn u16_at(b: &[u8], off: usize) -> u16 {
     u16::from_le_bytes([b[off], b[off + 1]])
 }
+#[inline]
 pub(crate) fn u32_at(b: &[u8], off: usize) -> u32 {
     u32::from_le_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
 }
+#[inline]
 pub(crate) fn u64_at(b: &[u8], off: usize) -> u64 {
     let mut a = [0u8; 8];
     a.copy_from_slice(&b[off..off + 8]);
@@ -101,6 +104,7 @@ pub struct RecordHeader {
 
 impl RecordHeader {
     /// Reads the header at the start of `b` (`None` if shorter than 24 bytes).
+    #[inline]
     pub fn parse(b: &[u8]) -> Option<RecordHeader> {
         if b.len() < SIZE_OF_XLOG_RECORD {
             return None;
@@ -119,6 +123,7 @@ impl RecordHeader {
 /// The CRC-32C PostgreSQL stores in `xl_crc`: over bytes `[24, len)` and then `[0, 20)`
 /// (xlogreader.c `ValidXLogRecord`; xloginsert.c `XLogRecordAssemble`). `raw` must be the whole
 /// record and at least 24 bytes long.
+#[inline]
 pub fn record_crc(raw: &[u8]) -> u32 {
     let crc = crc32c::crc32c(&raw[SIZE_OF_XLOG_RECORD..]);
     crc32c::crc32c_append(crc, &raw[..20])
@@ -137,6 +142,7 @@ pub struct RelFileLocator {
 
 impl RelFileLocator {
     /// Reads the 12 bytes at `off`.
+    #[inline]
     pub(crate) fn read(b: &[u8], off: usize) -> RelFileLocator {
         RelFileLocator {
             spc: u32_at(b, off),
@@ -264,6 +270,7 @@ pub struct Record<'a> {
     meta: Meta,
 }
 
+#[inline]
 fn image_of(scheme: BimgScheme, bimg_info: u8, length: u16, hole_offset: u16) -> BlockImage {
     let (compression, apply) = match scheme {
         BimgScheme::V10 => (
@@ -304,6 +311,7 @@ struct Cursor<'a> {
 }
 
 impl Cursor<'_> {
+    #[inline]
     fn take(&mut self, n: usize) -> Option<usize> {
         let at = self.pos;
         let end = at.checked_add(n)?;
@@ -313,12 +321,15 @@ impl Cursor<'_> {
         self.pos = end;
         Some(at)
     }
+    #[inline]
     fn u8(&mut self) -> Option<u8> {
         self.take(1).map(|p| self.b[p])
     }
+    #[inline]
     fn u16(&mut self) -> Option<u16> {
         self.take(2).map(|p| u16_at(self.b, p))
     }
+    #[inline]
     fn u32(&mut self) -> Option<u32> {
         self.take(4).map(|p| u32_at(self.b, p))
     }
@@ -327,13 +338,14 @@ impl Cursor<'_> {
 /// One header of the header area, as [`parse_header`] reads it.
 enum Hdr {
     Block(BlockRef<'static>),
-    Origin(u16),
-    Toplevel(u32),
-    Main(u32),
+    Origin,
+    Toplevel,
+    Main,
 }
 
 /// Reads one header at `c` (block reference payload slices are filled in later).
 /// `prev_rel` implements `BKPBLOCK_SAME_REL`.
+#[inline]
 fn parse_header(
     c: &mut Cursor<'_>,
     version: &WalVersion,
@@ -342,11 +354,11 @@ fn parse_header(
     let short = DecodeError::InvalidLength;
     let id = c.u8().ok_or(short)?;
     match id {
-        XLR_BLOCK_ID_DATA_SHORT => Ok(Hdr::Main(u32::from(c.u8().ok_or(short)?))),
-        XLR_BLOCK_ID_DATA_LONG => Ok(Hdr::Main(c.u32().ok_or(short)?)),
-        XLR_BLOCK_ID_ORIGIN => Ok(Hdr::Origin(c.u16().ok_or(short)?)),
+        XLR_BLOCK_ID_DATA_SHORT => c.take(1).map(|_| Hdr::Main).ok_or(short),
+        XLR_BLOCK_ID_DATA_LONG => c.take(4).map(|_| Hdr::Main).ok_or(short),
+        XLR_BLOCK_ID_ORIGIN => c.take(2).map(|_| Hdr::Origin).ok_or(short),
         XLR_BLOCK_ID_TOPLEVEL_XID if version.has_toplevel_xid_block => {
-            Ok(Hdr::Toplevel(c.u32().ok_or(short)?))
+            c.take(4).map(|_| Hdr::Toplevel).ok_or(short)
         }
         id if id <= XLR_MAX_BLOCK_ID => {
             let flags = c.u8().ok_or(short)?;
@@ -409,11 +421,6 @@ fn parse_header(
 }
 
 impl Meta {
-    /// `xl_prev`.
-    pub(crate) fn prev(&self) -> Lsn {
-        self.header.prev
-    }
-
     /// Validates and summarises the record in `raw` as xlogreader.c `DecodeXLogRecord` does.
     pub(crate) fn decode(
         raw: &[u8],
@@ -432,32 +439,75 @@ impl Meta {
         };
         let mut datatotal: u64 = 0;
         let mut max_block: i16 = -1;
-        let mut prev_rel = None;
         let (mut origin, mut toplevel_xid, mut main_len) = (None, None, 0u32);
         let (mut fpi_len, mut nblocks) = (0u32, 0u8);
+        let short = DecodeError::InvalidLength;
         // `while (remaining > datatotal)`, remaining = bytes after the headers read so far.
+        // The same checks in the same order as `parse_header` (which `Record::blocks` uses),
+        // without building the block references: this runs for every record read.
         while (raw.len() - c.pos) as u64 > datatotal {
-            match parse_header(&mut c, version, prev_rel)? {
-                Hdr::Main(n) => {
-                    main_len = n;
-                    datatotal += u64::from(n);
+            let id = c.u8().ok_or(short)?;
+            match id {
+                XLR_BLOCK_ID_DATA_SHORT | XLR_BLOCK_ID_DATA_LONG => {
+                    main_len = if id == XLR_BLOCK_ID_DATA_SHORT {
+                        u32::from(c.u8().ok_or(short)?)
+                    } else {
+                        c.u32().ok_or(short)?
+                    };
+                    datatotal += u64::from(main_len);
                     break; // main data is always last
                 }
-                Hdr::Origin(o) => origin = Some(o),
-                Hdr::Toplevel(x) => toplevel_xid = Some(x),
-                Hdr::Block(b) => {
-                    if i16::from(b.id) <= max_block {
-                        return Err(DecodeError::OutOfOrderBlockId { id: b.id });
-                    }
-                    max_block = i16::from(b.id);
-                    prev_rel = Some(b.rel);
-                    nblocks += 1;
-                    datatotal += u64::from(b.data_len);
-                    if let Some(img) = b.image {
-                        datatotal += u64::from(img.length);
-                        fpi_len += u32::from(img.length);
-                    }
+                XLR_BLOCK_ID_ORIGIN => origin = Some(c.u16().ok_or(short)?),
+                XLR_BLOCK_ID_TOPLEVEL_XID if version.has_toplevel_xid_block => {
+                    toplevel_xid = Some(c.u32().ok_or(short)?)
                 }
+                id if id <= XLR_MAX_BLOCK_ID => {
+                    let flags = c.u8().ok_or(short)?;
+                    let data_len = c.u16().ok_or(short)?;
+                    if (flags & BKPBLOCK_HAS_DATA != 0) != (data_len != 0) {
+                        return Err(DecodeError::DataFlagMismatch { id, data_len });
+                    }
+                    if flags & BKPBLOCK_HAS_IMAGE != 0 {
+                        let length = c.u16().ok_or(short)?;
+                        let hole_offset = c.u16().ok_or(short)?;
+                        let bimg_info = c.u8().ok_or(short)?;
+                        let img = image_of(version.bimg, bimg_info, length, hole_offset);
+                        let compressed = img.compression != Compression::None;
+                        let has_hole = bimg_info & BKPIMAGE_HAS_HOLE != 0;
+                        let hole_length = if compressed {
+                            if has_hole {
+                                c.u16().ok_or(short)?
+                            } else {
+                                0
+                            }
+                        } else {
+                            (BLCKSZ as u16).wrapping_sub(length)
+                        };
+                        let full = u32::from(length) == BLCKSZ;
+                        let bad = (has_hole && (hole_offset == 0 || hole_length == 0 || full))
+                            || (!has_hole && (hole_offset != 0 || hole_length != 0))
+                            || (compressed && full)
+                            || (!has_hole && !compressed && !full);
+                        if bad {
+                            return Err(DecodeError::BadImageHeader { id });
+                        }
+                        datatotal += u64::from(length);
+                        fpi_len += u32::from(length);
+                    }
+                    if flags & BKPBLOCK_SAME_REL == 0 {
+                        c.take(12).ok_or(short)?;
+                    } else if nblocks == 0 {
+                        return Err(DecodeError::SameRelWithoutPrevious { id });
+                    }
+                    c.take(4).ok_or(short)?; // block number
+                    if i16::from(id) <= max_block {
+                        return Err(DecodeError::OutOfOrderBlockId { id });
+                    }
+                    max_block = i16::from(id);
+                    nblocks += 1;
+                    datatotal += u64::from(data_len);
+                }
+                id => return Err(DecodeError::InvalidBlockId { id }),
             }
         }
         if (raw.len() - c.pos) as u64 != datatotal {
@@ -497,52 +547,64 @@ impl<'a> Record<'a> {
     }
 
     /// A record from bytes already decoded into `meta`.
+    #[inline]
     pub(crate) fn from_meta(raw: &'a [u8], meta: Meta) -> Record<'a> {
         Record { raw, meta }
     }
 
     /// LSN of the record's first byte.
+    #[inline]
     pub fn lsn(&self) -> Lsn {
         self.meta.lsn
     }
     /// Position right after the record's last byte (not aligned; past any page headers crossed).
+    #[inline]
     pub fn end_lsn(&self) -> Lsn {
         self.meta.end
     }
     /// Where the next record starts (`EndRecPtr`): the end rounded up to 8, or the next
     /// segment's start after an `XLOG_SWITCH`.
+    #[inline]
     pub fn next_lsn(&self) -> Lsn {
         self.meta.next
     }
     /// `xl_prev`.
+    #[inline]
     pub fn prev(&self) -> Lsn {
         self.meta.header.prev
     }
     /// `xl_xid`.
+    #[inline]
     pub fn xid(&self) -> u32 {
         self.meta.header.xid
     }
     /// `xl_tot_len`.
+    #[inline]
     pub fn tot_len(&self) -> u32 {
         self.meta.header.tot_len
     }
     /// `xl_rmid`.
+    #[inline]
     pub fn rmid(&self) -> u8 {
         self.meta.header.rmid
     }
     /// `xl_info`.
+    #[inline]
     pub fn info(&self) -> u8 {
         self.meta.header.info
     }
     /// `xl_crc`.
+    #[inline]
     pub fn crc(&self) -> u32 {
         self.meta.header.crc
     }
     /// The 24-byte header.
+    #[inline]
     pub fn header(&self) -> &RecordHeader {
         &self.meta.header
     }
     /// The version row of the WAL this record was read from.
+    #[inline]
     pub fn version(&self) -> &'static WalVersion {
         self.meta.version
     }
@@ -551,34 +613,42 @@ impl<'a> Record<'a> {
         crate::version::rmgr_name(self.rmid(), self.meta.version.major)
     }
     /// True for `XLOG_SWITCH`.
+    #[inline]
     pub fn is_xlog_switch(&self) -> bool {
         self.rmid() == RM_XLOG_ID && self.info() & 0xF0 == XLOG_SWITCH
     }
     /// The whole record, header included (byte-comparable across clusters).
+    #[inline]
     pub fn raw(&self) -> &'a [u8] {
         self.raw
     }
     /// The main data (`XLogRecGetData`).
+    #[inline]
     pub fn main_data(&self) -> &'a [u8] {
         &self.raw[self.raw.len() - self.meta.main_len as usize..]
     }
     /// The replication origin (header 253), if present.
+    #[inline]
     pub fn origin(&self) -> Option<u16> {
         self.meta.origin
     }
     /// The top-level xid (header 252, 14+), if present.
+    #[inline]
     pub fn toplevel_xid(&self) -> Option<u32> {
         self.meta.toplevel_xid
     }
     /// Number of block references.
+    #[inline]
     pub fn block_count(&self) -> usize {
         usize::from(self.meta.nblocks)
     }
     /// Sum of the stored full-page image lengths.
+    #[inline]
     pub fn fpi_len(&self) -> u32 {
         self.meta.fpi_len
     }
     /// pg_waldump's "rec" length: `xl_tot_len` minus the full-page image bytes.
+    #[inline]
     pub fn rec_len(&self) -> u32 {
         self.tot_len() - self.meta.fpi_len
     }
@@ -637,8 +707,8 @@ impl<'a> Iterator for Blocks<'a> {
                 return None;
             }
             match parse_header(&mut self.c, self.version, self.prev_rel).ok()? {
-                Hdr::Main(_) => return None,
-                Hdr::Origin(_) | Hdr::Toplevel(_) => continue,
+                Hdr::Main => return None,
+                Hdr::Origin | Hdr::Toplevel => continue,
                 Hdr::Block(b) => {
                     self.prev_rel = Some(b.rel);
                     let img_len = b.image.map_or(0, |i| usize::from(i.length));

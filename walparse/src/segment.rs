@@ -2,9 +2,13 @@
 //! holding its bytes — memory-mapped read-only, or read into memory.
 //!
 //! This is the crate's only `unsafe` code (the map). A mapped file that another process
-//! truncates makes later reads of the lost pages raise SIGBUS; use [`ReadMode::Read`] for the
-//! `pg_wal` of a running server. The map is dropped with the [`Segment`], so a reader holding one
-//! segment at a time keeps its memory flat.
+//! truncates makes later reads of the lost pages raise SIGBUS. PostgreSQL itself never truncates
+//! a segment (it recycles one by `rename()` and overwrites it in place, and removes one by
+//! `unlink()`, neither of which affects a map), but other writers do: pg_rewind opens the target's
+//! files with `O_TRUNC` and `ftruncate()`s them (file_ops.c), and so do `cp`, restore scripts and
+//! backup tools. So [`ReadMode::Read`] is the default, and [`ReadMode::Mmap`] an explicit choice
+//! for files known not to change. Either way one segment is held at a time, so a reader's memory
+//! stays flat.
 
 use std::fs::File;
 use std::io::Read;
@@ -17,10 +21,12 @@ use crate::name::segment_file_name;
 /// How segment files are brought into memory.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ReadMode {
-    /// Map the file read-only (no copy). The default.
-    #[default]
+    /// Map the file read-only (no copy). Only for files nothing else writes while they are read:
+    /// a file truncated under the map kills the process with SIGBUS.
     Mmap,
-    /// Read the file into an owned buffer (safe against files changed under the reader).
+    /// Read the file into an owned buffer (safe against files changed under the reader). The
+    /// default.
+    #[default]
     Read,
 }
 
@@ -73,7 +79,11 @@ impl Segment {
                 // SAFETY: the map is read-only and private to this process. The file is opened
                 // read-only and never written by us. If another process truncates it while
                 // mapped, reading the lost pages raises SIGBUS: that is the documented risk of
-                // `ReadMode::Mmap`, and callers reading a live `pg_wal` choose `ReadMode::Read`.
+                // `ReadMode::Mmap`, which callers choose only for files nothing else writes.
+                // A plain map, faulted in as read: measured against MAP_POPULATE, MADV_SEQUENTIAL
+                // and read() into a buffer in benches/README.md. MAP_POPULATE costs a whole
+                // segment for readers that need one page of it (the record crossing into the
+                // next segment, the first record of a segment) and more system time overall.
                 let map = unsafe { memmap2::MmapOptions::new().len(len as usize).map(&file) }
                     .map_err(io)?;
                 Bytes::Mapped(map)
@@ -93,7 +103,26 @@ impl Segment {
         })
     }
 
+    /// A segment whose bytes are already in memory (a [`SegmentSource`] over buffers, e.g. for
+    /// tests and fuzzing). `path` names it in errors; it is not opened.
+    pub fn from_bytes(
+        path: PathBuf,
+        tli: TimeLineId,
+        segno: u64,
+        partial: bool,
+        bytes: Vec<u8>,
+    ) -> Segment {
+        Segment {
+            path,
+            tli,
+            segno,
+            partial,
+            bytes: Bytes::Owned(bytes),
+        }
+    }
+
     /// The file's bytes (at most one segment size).
+    #[inline]
     pub fn bytes(&self) -> &[u8] {
         match &self.bytes {
             Bytes::Mapped(m) => m,
@@ -107,11 +136,13 @@ impl Segment {
     }
 
     /// The timeline of the file.
+    #[inline]
     pub fn tli(&self) -> TimeLineId {
         self.tli
     }
 
     /// The segment number.
+    #[inline]
     pub fn segno(&self) -> u64 {
         self.segno
     }
@@ -163,7 +194,7 @@ pub struct FoundSegment {
 }
 
 impl DirSource {
-    /// Searches `dirs` in order, mapping files.
+    /// Searches `dirs` in order, reading files with `read()` ([`ReadMode::Read`]).
     pub fn new<I, P>(dirs: I) -> DirSource
     where
         I: IntoIterator<Item = P>,
@@ -171,7 +202,7 @@ impl DirSource {
     {
         DirSource {
             dirs: dirs.into_iter().map(Into::into).collect(),
-            mode: ReadMode::Mmap,
+            mode: ReadMode::default(),
         }
     }
 
@@ -215,7 +246,16 @@ impl SegmentSource for DirSource {
         match self.find(tli, segno, seg_size) {
             None => Ok(None),
             Some(f) => {
-                Segment::open(&f.path, tli, segno, f.partial, self.mode, seg_size.bytes()).map(Some)
+                match Segment::open(&f.path, tli, segno, f.partial, self.mode, seg_size.bytes()) {
+                    // Removed between `find` and `open` (a running server removing or recycling
+                    // it): there is no file for the segment, as if `find` had come a moment later.
+                    Err(WalError::Io { source, .. })
+                        if source.kind() == std::io::ErrorKind::NotFound =>
+                    {
+                        Ok(None)
+                    }
+                    r => r.map(Some),
+                }
             }
         }
     }
