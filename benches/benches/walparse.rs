@@ -94,12 +94,17 @@ fn segment(c: &mut Criterion) {
         end: None,
     }];
     let boundary = seg.seg_size.segment_start(seg.segno + 1);
-    let path = seg.dir.join(seg.what.rsplit('/').next().expect("a file name"));
+    let path = seg
+        .dir
+        .join(seg.what.rsplit('/').next().expect("a file name"));
 
     let mut g = c.benchmark_group("segment_16MB");
     g.throughput(Throughput::Bytes(seg.bytes.len() as u64));
     g.sample_size(20);
-    for (name, mode) in [("scan mmap", ReadMode::Mmap), ("scan read()", ReadMode::Read)] {
+    for (name, mode) in [
+        ("scan mmap", ReadMode::Mmap),
+        ("scan read()", ReadMode::Read),
+    ] {
         g.bench_function(name, |b| {
             b.iter(|| {
                 let source = DirSource::new([&seg.dir]).with_read_mode(mode);

@@ -56,10 +56,14 @@ impl SegmentSource for MemSource {
         segno: u64,
         seg_size: WalSegSize,
     ) -> Result<Option<Segment>, WalError> {
-        Ok(self.segs.iter().find(|(k, _)| *k == (tli, segno)).map(|(_, b)| {
-            let name = PathBuf::from(segment_file_name(tli, segno, seg_size));
-            Segment::from_bytes(name, tli, segno, false, b.clone())
-        }))
+        Ok(self
+            .segs
+            .iter()
+            .find(|(k, _)| *k == (tli, segno))
+            .map(|(_, b)| {
+                let name = PathBuf::from(segment_file_name(tli, segno, seg_size));
+                Segment::from_bytes(name, tli, segno, false, b.clone())
+            }))
     }
 }
 
@@ -393,7 +397,10 @@ fn pair() -> Option<&'static Pair> {
             return None;
         }
         let dir = tempfile::tempdir().ok()?;
-        let (a, b) = (dir.path().join("old-primary"), dir.path().join("new-primary"));
+        let (a, b) = (
+            dir.path().join("old-primary"),
+            dir.path().join("new-primary"),
+        );
         copy_tree(&src.join("old-primary"), &a);
         copy_tree(&src.join("new-primary"), &b);
         let mut files = Vec::new();

@@ -39,7 +39,12 @@ fn segment_pairs() -> Vec<(String, u64, Vec<u8>, Vec<u8>)> {
         let dir = samples_dir().join(format!("wal/v{v}/main"));
         let files = sorted_dir(&dir);
         for w in files.windows(2) {
-            let name = |p: &Path| p.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            let name = |p: &Path| {
+                p.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned()
+            };
             let (a, b) = (name(&w[0]), name(&w[1]));
             let (Some(a), Some(b)) = (a.strip_suffix(".zst"), b.strip_suffix(".zst")) else {
                 continue;
@@ -179,7 +184,11 @@ pub fn all() -> Vec<Seed> {
         for sub in sorted_dir(&scen) {
             for dir in [sub.join("pg_wal"), sub.clone()] {
                 for f in sorted_dir(&dir) {
-                    let name = f.file_name().unwrap_or_default().to_string_lossy().into_owned();
+                    let name = f
+                        .file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into_owned();
                     if let Some(stem) = name.strip_suffix(".history") {
                         if let (Ok(tli), Ok(text)) = (u32::from_str_radix(stem, 16), fs::read(&f)) {
                             if !histories.iter().any(|(_, t): &(u32, Vec<u8>)| *t == text) {
@@ -205,7 +214,11 @@ pub fn all() -> Vec<Seed> {
     // pg_control of every version and state.
     for v in 10..=18 {
         for f in sorted_dir(&samples_dir().join(format!("pg_control/v{v}"))) {
-            let name = f.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            let name = f
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
             if let (true, Ok(b)) = (name.starts_with("pg_control."), fs::read(&f)) {
                 out.push(("control", format!("v{v}-{name}"), b));
             }
@@ -221,7 +234,11 @@ pub fn all() -> Vec<Seed> {
             }
             let mut s = vec![i as u8, 1];
             s.extend_from_slice(&off.to_le_bytes());
-            s.extend(bytes[off as usize..off as usize + 8].iter().map(|b| b ^ 0x20));
+            s.extend(
+                bytes[off as usize..off as usize + 8]
+                    .iter()
+                    .map(|b| b ^ 0x20),
+            );
             out.push(("compare", format!("{safe}-flip{off:X}"), s));
         }
         if bytes.len() <= 8192 {

@@ -99,7 +99,11 @@ fn files_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 fn run_target(name: &str) {
-    let f = TARGETS.iter().find(|(n, _)| *n == name).expect("a target").1;
+    let f = TARGETS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .expect("a target")
+        .1;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut inputs: Vec<(String, Vec<u8>)> = seeds::all()
         .into_iter()
@@ -136,9 +140,15 @@ fn run_target(name: &str) {
         inputs.len(),
         failures.len()
     );
-    assert!(failures.is_empty(), "{name}: inputs that panic: {failures:#?}");
+    assert!(
+        failures.is_empty(),
+        "{name}: inputs that panic: {failures:#?}"
+    );
     if name != "compare" {
-        assert!(n_seeds > 0, "{name}: no seeds (fixtures or samples missing?)");
+        assert!(
+            n_seeds > 0,
+            "{name}: no seeds (fixtures or samples missing?)"
+        );
     }
 }
 

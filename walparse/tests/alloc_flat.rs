@@ -62,8 +62,13 @@ fn scan(dir: &Path, mode: ReadMode) -> (u64, u64, u64) {
         .unwrap();
     let range = ScanRange::new(start, seg);
     let before = allocs();
-    let out = par::scan_sequential(&source, &range, || 0u64, |n, r| *n += u64::from(r.tot_len()))
-        .unwrap();
+    let out = par::scan_sequential(
+        &source,
+        &range,
+        || 0u64,
+        |n, r| *n += u64::from(r.tot_len()),
+    )
+    .unwrap();
     let during = allocs() - before;
     let segments = out.next.segno(seg) - segno + 1;
     (out.records, segments, during)

@@ -140,11 +140,8 @@ fn sample_shutdown_checkpoints_are_in_the_wal() {
 /// scenario's archives).
 #[test]
 fn every_fixture_control_file_agrees_with_its_wal() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
-    let Ok(scenarios) = std::fs::read_dir(&root) else {
-        eprintln!("no fixtures yet at {}", root.display());
-        return;
-    };
+    let root = pgdiverge_fixtures::unpacked_root();
+    let scenarios = std::fs::read_dir(&root).unwrap();
     let mut n = 0;
     let mut majors = std::collections::BTreeSet::new();
     for s in scenarios {
@@ -181,4 +178,9 @@ fn every_fixture_control_file_agrees_with_its_wal() {
         }
     }
     eprintln!("checked {n} fixture clusters of majors {majors:?}");
+    assert!(n >= 40, "only {n} fixture clusters checked");
+    assert_eq!(
+        majors.into_iter().collect::<Vec<_>>(),
+        vec![13, 14, 15, 16, 17, 18]
+    );
 }

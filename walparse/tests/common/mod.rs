@@ -18,8 +18,10 @@ pub fn samples_dir() -> PathBuf {
 }
 
 /// The repository's `fixtures/` directory.
+/// The fixture scenarios, unpacked (their WAL is stored zstd-compressed in git): a directory laid
+/// out like `fixtures/`.
 pub fn fixtures_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures"))
+    pgdiverge_fixtures::unpacked_root()
 }
 
 /// 1 MiB, the sample segment size.
