@@ -28,11 +28,12 @@ pub const SEG: WalSegSize = match WalSegSize::new(1 << 20) {
 /// The page size the stream inputs are chunked in.
 pub const PAGE: usize = 8192;
 
-/// The repository's `fixtures/`.
+/// The repository's `fixtures/`, unpacked (their WAL is committed zstd-compressed), or
+/// `PGDIVERGE_FIXTURES`.
 pub fn fixtures_dir() -> PathBuf {
     std::env::var_os("PGDIVERGE_FIXTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures"))
+        .unwrap_or_else(pgdiverge_fixtures::unpacked_root)
 }
 
 /// `shared/docs/samples` beside the checkout (may be absent).
@@ -490,8 +491,11 @@ pub fn compare(data: &[u8]) {
     std::fs::write(path, original).expect("restore the file");
 }
 
+/// A target: any bytes in, a panic out only for a finding.
+pub type Target = fn(&[u8]);
+
 /// Every target by name, for the corpus runner.
-pub const TARGETS: [(&str, fn(&[u8])); 7] = [
+pub const TARGETS: [(&str, Target); 7] = [
     ("page_header", page_header),
     ("record", record),
     ("stream", stream),

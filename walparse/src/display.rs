@@ -1,6 +1,9 @@
 //! Prints records in pg_waldump's layout (`src/bin/pg_waldump/pg_waldump.c`,
 //! `XLogDumpDisplayRecord`; block references as `XLogRecGetBlockRefInfo` prints them in its
 //! compact form). The description is the record type's name only, not pg_waldump's full `rm_desc`.
+//!
+//! [`WaldumpHeader`] and [`WaldumpBlockRefs`] are the two halves of the line around the
+//! description, for callers that print a fuller description in between.
 
 use std::fmt;
 
@@ -15,6 +18,23 @@ pub struct WaldumpLine<'r, 'a>(pub &'r Record<'a>);
 impl fmt::Display for WaldumpLine<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let r = self.0;
+        write!(f, "{}", WaldumpHeader(r))?;
+        match record_type_name(r) {
+            Some(name) => write!(f, "desc: {name} ")?,
+            None => write!(f, "desc: UNKNOWN ({:x}) ", r.info() & 0xF0)?,
+        }
+        write!(f, "{}", WaldumpBlockRefs(r))
+    }
+}
+
+/// The start of a pg_waldump line, up to `desc:`:
+///
+/// `rmgr: Heap        len (rec/tot):     54/    54, tx:        735, lsn: 0/01000028, prev 0/00000000, `
+pub struct WaldumpHeader<'r, 'a>(pub &'r Record<'a>);
+
+impl fmt::Display for WaldumpHeader<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = self.0;
         let (lsn, prev) = (r.lsn().0, r.prev().0);
         write!(
             f,
@@ -27,12 +47,19 @@ impl fmt::Display for WaldumpLine<'_, '_> {
             lsn as u32,
             prev >> 32,
             prev as u32,
-        )?;
-        match record_type_name(r) {
-            Some(name) => write!(f, "desc: {name} ")?,
-            None => write!(f, "desc: UNKNOWN ({:x}) ", r.info() & 0xF0)?,
-        }
-        for b in r.blocks() {
+        )
+    }
+}
+
+/// The block references that end a pg_waldump line, in `XLogRecGetBlockRefInfo`'s compact form
+/// (nothing for a record without blocks):
+///
+/// `, blkref #0: rel 1663/5/16384 blk 0 FPW, blkref #1: rel 1663/5/16387 fork fsm blk 2`
+pub struct WaldumpBlockRefs<'r, 'a>(pub &'r Record<'a>);
+
+impl fmt::Display for WaldumpBlockRefs<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0.blocks() {
             write!(
                 f,
                 ", blkref #{}: rel {}/{}/{}",

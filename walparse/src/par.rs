@@ -88,6 +88,7 @@ impl ScanRange<'_> {
         }
     }
 
+    #[inline]
     fn before_stop(&self, lsn: Lsn) -> bool {
         self.stop.map_or(true, |s| lsn < s)
     }

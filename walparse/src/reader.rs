@@ -199,7 +199,7 @@ impl fmt::Display for WalEnd {
 /// `MaxAllocSize`: PostgreSQL cannot allocate a reassembly buffer above this.
 const MAX_ALLOC_SIZE: u64 = 0x3fff_ffff;
 
-/// Why `read_next` did not return a record. The error is boxed to keep the result small: it is
+/// Why `read_next_general` did not return a record. The error is boxed to keep the result small: it is
 /// moved for every record read.
 enum Halt {
     End(EndReason),
@@ -216,6 +216,18 @@ impl From<EndReason> for Halt {
     fn from(r: EndReason) -> Halt {
         Halt::End(r)
     }
+}
+
+/// The page of the previous record, already read and validated: what [`WalReader::read_in_page`]
+/// needs to read the next record on it without the general path's checks.
+#[derive(Clone, Copy)]
+struct HotPage {
+    /// LSN of the page.
+    lsn: u64,
+    /// Offset of the page in the current segment.
+    seg_off: usize,
+    /// The lowest offset in the page where a record may start.
+    first_rec: u64,
 }
 
 /// Where the bytes of the record just read are.
@@ -242,6 +254,8 @@ pub struct WalReader<S> {
     cur_file_tli: TimeLineId,
     /// The header of the page read last (valid while `validated_page` is the same page).
     cur_page: Option<(Lsn, PageHeader)>,
+    /// The same page, as the in-page fast path needs it (set and cleared with `cur_page`).
+    hot: Option<HotPage>,
     buf: Vec<u8>,
     end: Option<WalEnd>,
     overwritten: Option<Lsn>,
@@ -277,6 +291,7 @@ impl<S: SegmentSource> WalReader<S> {
             validated_page: None,
             cur_file_tli: 0,
             cur_page: None,
+            hot: None,
             buf: Vec::new(),
             end: None,
             overwritten: None,
@@ -338,21 +353,32 @@ impl<S: SegmentSource> WalReader<S> {
         self.latest = LatestPage::default();
         self.validated_page = None;
         self.cur_page = None;
+        self.hot = None;
     }
 
     /// The next record, or `Ok(None)` at the end of WAL (see [`end`](Self::end)).
     /// `Err` only for I/O failures and files that are not this cluster's WAL.
     pub fn next_record(&mut self) -> Result<Option<Record<'_>>, WalError> {
-        Ok(self
-            .next_located()?
-            .map(|(loc, meta)| self.record_at(loc, meta)))
+        if self.end.is_some() {
+            return Ok(None);
+        }
+        // The in-page case without the general path's result layers: each layer copied the
+        // record summary through memory, stalling on store forwarding (benches/README.md).
+        let (loc, meta) = match self.read_in_page() {
+            Some(found) => found,
+            None => match self.next_located()? {
+                Some(found) => found,
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(self.record_at(loc, meta)))
     }
 
     fn next_located(&mut self) -> Result<Option<(Loc, Meta)>, WalError> {
         if self.end.is_some() {
             return Ok(None);
         }
-        match self.read_next() {
+        match self.read_next_general() {
             Ok(found) => Ok(Some(found)),
             Err(Halt::End(reason)) => {
                 self.end = Some(WalEnd {
@@ -403,6 +429,7 @@ impl<S: SegmentSource> WalReader<S> {
         self.seg = None; // release the previous segment first: memory stays flat
         self.validated_page = None;
         self.cur_page = None;
+        self.hot = None;
         let mut found = None;
         let mut newest = None;
         let tlis: Vec<TimeLineId> = self.candidate_tlis(segno).collect();
@@ -544,6 +571,14 @@ impl<S: SegmentSource> WalReader<S> {
             self.validated_page = Some(page_lsn);
         }
         self.cur_page = Some((page_lsn, hdr));
+        let hsz = hdr.size() as u64;
+        self.hot = Some(HotPage {
+            lsn: page_lsn.0,
+            seg_off: off,
+            // A record may start right after the header only if the page does not begin with
+            // a continuation ("contrecord is requested").
+            first_rec: if hdr.is_contrecord() { hsz + 1 } else { hsz },
+        });
         Ok(hdr)
     }
 
@@ -568,7 +603,51 @@ impl<S: SegmentSource> WalReader<S> {
         Ok(())
     }
 
-    fn read_next(&mut self) -> Result<(Loc, Meta), Halt> {
+    /// The common case, made cheap: the next record starts on the page of the previous one
+    /// (already read and validated), lies wholly on it, and is valid. Same checks as
+    /// [`read_next_general`](Self::read_next_general) for that case; `None` for anything else,
+    /// including every invalid record, which the general path then reads again and reports.
+    #[inline(always)]
+    fn read_in_page(&mut self) -> Option<(Loc, Meta)> {
+        let hot = self.hot?;
+        let rec_ptr = self.next;
+        let blcksz = u64::from(self.blcksz);
+        let off = rec_ptr.0.wrapping_sub(hot.lsn);
+        // The whole 24-byte header on the page (else the general path reads it across pages).
+        if off < hot.first_rec || off > blcksz - SIZE_OF_XLOG_RECORD as u64 {
+            return None;
+        }
+        if rec_ptr.0 > u64::MAX - 4 * self.seg_size.bytes() {
+            return None;
+        }
+        let (seg, version) = (self.seg.as_ref()?, self.version?);
+        let at = hot.seg_off + off as usize;
+        let page_end = hot.seg_off + blcksz as usize;
+        let h = RecordHeader::parse(seg.bytes().get(at..page_end)?)?;
+        self.check_header(&h, rec_ptr).ok()?;
+        let len = h.tot_len as usize;
+        let raw = seg.bytes().get(at..page_end)?.get(..len)?;
+        if record_crc(raw) != h.crc {
+            return None;
+        }
+        let end = Lsn(rec_ptr.0 + u64::from(h.tot_len));
+        let mut next = end.maxalign();
+        if h.rmid == crate::record::RM_XLOG_ID && h.info & 0xF0 == crate::record::XLOG_SWITCH {
+            let seg_size = self.seg_size;
+            next = Lsn(next.0 + seg_size.bytes() - 1);
+            next = Lsn(next.0 - next.segment_offset(seg_size));
+        }
+        let meta = Meta::decode_with_header(raw, h, rec_ptr, end, next, version).ok()?;
+        self.attempt = rec_ptr;
+        self.prev = Some(rec_ptr);
+        self.next = next;
+        Some((Loc::Segment { off: at, len }, meta))
+    }
+
+    /// Reads the next record in every case: starting a page or a segment, crossing pages, and
+    /// every way a record can be invalid.
+    #[inline(never)]
+    fn read_next_general(&mut self) -> Result<(Loc, Meta), Halt> {
         let seg_size = self.seg_size;
         'restart: loop {
             let mut rec_ptr = self.next;

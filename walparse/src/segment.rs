@@ -1,7 +1,8 @@
 //! Segment files: finding the file for (timeline, segment number) in a set of directories, and
 //! holding its bytes — memory-mapped read-only, or read into memory.
 //!
-//! This is the crate's only `unsafe` code (the map). A mapped file that another process
+//! This is one of the crate's two places with `unsafe` code (the map; the other is the SSE 4.2
+//! record CRC in record.rs, behind runtime detection). A mapped file that another process
 //! truncates makes later reads of the lost pages raise SIGBUS. PostgreSQL itself never truncates
 //! a segment (it recycles one by `rename()` and overwrites it in place, and removes one by
 //! `unlink()`, neither of which affects a map), but other writers do: pg_rewind opens the target's

@@ -4,27 +4,15 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use pgdiverge_fixtures::{
+    live_pg_controldata, parse_pg_controldata, samples_dir, PG_CONTROLDATA_15,
+};
 use walparse::control::{ControlLayout, LAYOUTS};
 use walparse::{ControlError, ControlFile, DbState, Lsn, WalLevel};
 
-/// The shared samples (`PGDIVERGE_SAMPLES` overrides the default beside the checkout).
-fn samples() -> PathBuf {
-    let dir = std::env::var_os("PGDIVERGE_SAMPLES").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/docs/samples"),
-        PathBuf::from,
-    );
-    assert!(
-        dir.join("pg_control").is_dir(),
-        "samples not found at {} (set PGDIVERGE_SAMPLES)",
-        dir.display()
-    );
-    dir
-}
-
 fn control_path(ver: u32, state: &str) -> PathBuf {
-    samples().join(format!("pg_control/v{ver}/pg_control.{state}"))
+    samples_dir().join(format!("pg_control/v{ver}/pg_control.{state}"))
 }
 
 fn load(ver: u32, state: &str) -> ControlFile {
@@ -44,7 +32,7 @@ fn every_sample_parses_with_good_crc_and_its_version() {
     };
     let mut n = 0;
     for ver in 10..=18 {
-        let dir = samples().join(format!("pg_control/v{ver}"));
+        let dir = samples_dir().join(format!("pg_control/v{ver}"));
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
             let name = path.file_name().unwrap().to_str().unwrap();
@@ -200,21 +188,6 @@ fn states_and_timelines_per_step_all_versions() {
 
 // ---------------------------------------------------------------------------------------------
 // pg_controldata 15, line by line.
-
-/// pg_controldata's output as label → value.
-fn parse_controldata(text: &str) -> BTreeMap<String, String> {
-    let mut m = BTreeMap::new();
-    for line in text.lines() {
-        let (label, value) = line
-            .split_once(':')
-            .unwrap_or_else(|| panic!("not a pg_controldata line: {line:?}"));
-        // "pg_control last modified:" is the only label whose value holds colons, and the split is
-        // on the first colon, which always ends the label.
-        let prev = m.insert(label.to_string(), value.trim_start().to_string());
-        assert!(prev.is_none(), "duplicate label {label}");
-    }
-    m
-}
 
 /// C's `strftime("%c")` in the C locale for a UTC `time_t`: `Sun Nov 22 11:10:24 2026`.
 fn ctime_utc(t: i64) -> String {
@@ -405,7 +378,7 @@ fn expected_fields(c: &ControlFile) -> BTreeMap<String, String> {
 
 fn assert_matches_controldata(c: &ControlFile, text: &str, what: &str) {
     let got = expected_fields(c);
-    let want = parse_controldata(text);
+    let want = parse_pg_controldata(text);
     assert_eq!(
         got.keys().collect::<Vec<_>>(),
         want.keys().collect::<Vec<_>>(),
@@ -428,14 +401,12 @@ const V15_STATES: [&str; 5] = [
 fn v15_every_field_equals_committed_pg_controldata_output() {
     for state in V15_STATES {
         let c = load(15, state);
-        let txt = samples().join(format!("pg_control/v15/pg_controldata-15.{state}.txt"));
+        let txt = samples_dir().join(format!("pg_control/v15/pg_controldata-15.{state}.txt"));
         let text = std::fs::read_to_string(&txt).unwrap();
         assert_eq!(text.lines().count(), 50, "{state}");
         assert_matches_controldata(&c, &text, state);
     }
 }
-
-const PG_CONTROLDATA_15: &str = "/usr/lib/postgresql/15/bin/pg_controldata";
 
 /// Runs pg_controldata 15 on a copy of `control` placed as `global/pg_control` of a temporary
 /// data directory, in UTC and the C locale, so that its times are comparable.
@@ -443,20 +414,7 @@ fn live_controldata(control: &Path) -> String {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("global")).unwrap();
     std::fs::copy(control, dir.path().join("global/pg_control")).unwrap();
-    let out = Command::new(PG_CONTROLDATA_15)
-        .arg(dir.path())
-        .env("TZ", "UTC")
-        .env("LC_ALL", "C")
-        .env_remove("LANG")
-        .env_remove("LANGUAGE")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    live_pg_controldata(dir.path()).expect("pg_controldata 15 is installed")
 }
 
 #[test]
@@ -478,17 +436,12 @@ fn v15_every_field_equals_live_pg_controldata() {
 /// `<cluster>.pg_controldata.txt` beside it and, when installed, with the live tool.
 #[test]
 fn every_pg15_fixture_equals_pg_controldata() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
-    let Ok(scenarios) = std::fs::read_dir(&root) else {
-        eprintln!("no fixtures yet at {}", root.display());
-        return;
-    };
+    // pg_control is committed uncompressed: the committed directories serve.
+    let scenarios = pgdiverge_fixtures::scenarios();
+    assert!(!scenarios.is_empty(), "no fixture scenarios");
     let (mut checked, mut with_committed) = (0, 0);
     for s in scenarios {
-        let s = s.unwrap().path();
-        if !s.join("scenario.json").is_file() {
-            continue;
-        }
+        let s = s.dir;
         for cluster in std::fs::read_dir(&s).unwrap() {
             let cluster = cluster.unwrap().path();
             let control = cluster.join("global/pg_control");

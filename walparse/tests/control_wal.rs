@@ -4,42 +4,11 @@
 //! record whose payload equals `checkPointCopy` field by field, and the checkpoint lies on the
 //! timeline the history assigns to it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use pgdiverge_fixtures::{history_files, samples_dir};
 use walparse::rmgr::xlog::{decode, XlogRecord};
 use walparse::{ControlFile, DirSource, TimeLineId, TimelineGraph, TliSpan, WalReader};
-
-fn samples() -> PathBuf {
-    let dir = std::env::var_os("PGDIVERGE_SAMPLES").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/docs/samples"),
-        PathBuf::from,
-    );
-    assert!(
-        dir.join("wal").is_dir(),
-        "samples not found at {} (set PGDIVERGE_SAMPLES)",
-        dir.display()
-    );
-    dir
-}
-
-fn history_files(dir: &Path) -> Vec<(PathBuf, TimeLineId)> {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return vec![];
-    };
-    let mut out: Vec<_> = rd
-        .filter_map(|e| {
-            let p = e.ok()?.path();
-            let name = p.file_name()?.to_str()?.to_string();
-            let stem = name.strip_suffix(".history")?;
-            if stem.len() != 8 || !stem.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return None;
-            }
-            Some((p.clone(), u32::from_str_radix(stem, 16).ok()?))
-        })
-        .collect();
-    out.sort();
-    out
-}
 
 /// The history of the newest timeline whose file is in `dirs`.
 fn newest_history(dirs: &[PathBuf]) -> (TimeLineId, Vec<TliSpan>) {
@@ -96,7 +65,7 @@ fn check_against_wal(cf: &ControlFile, dirs: &[PathBuf], spans: &[TliSpan], what
 #[test]
 fn sample_shutdown_checkpoints_are_in_the_wal() {
     for ver in 11..=18 {
-        let src = samples().join(format!("wal/v{ver}/main"));
+        let src = samples_dir().join(format!("wal/v{ver}/main"));
         let tmp = tempfile::tempdir().unwrap();
         for e in std::fs::read_dir(&src).unwrap() {
             let p = e.unwrap().path();
@@ -116,7 +85,7 @@ fn sample_shutdown_checkpoints_are_in_the_wal() {
             "shutdown_tli2"
         };
         let cf =
-            ControlFile::read(&samples().join(format!("pg_control/v{ver}/pg_control.{state}")))
+            ControlFile::read(&samples_dir().join(format!("pg_control/v{ver}/pg_control.{state}")))
                 .unwrap();
         assert_eq!(
             cf.current_tli(),
@@ -150,15 +119,7 @@ fn every_fixture_control_file_agrees_with_its_wal() {
             continue;
         };
         let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-        let archives: Vec<PathBuf> = v["archives"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str())
-                    .map(|x| s.join(x))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let archives = pgdiverge_fixtures::archive_dirs(&s, &v);
         for (name, _) in v["clusters"].as_object().unwrap() {
             let c = s.join(name);
             let cf = ControlFile::read(&c.join("global/pg_control")).unwrap();

@@ -1,26 +1,14 @@
 //! Timeline history files: the real files of the shared samples and the fixtures, PostgreSQL's
 //! parsing rules and errors, and the timeline graph's findings.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use pgdiverge_fixtures::{history_files, samples_dir};
 use walparse::timeline::HistorySource;
 use walparse::{
     common_ancestor, tli_of_point, ControlFile, GraphError, GraphFinding, HistoryError, Lsn,
     TimeLineId, TimelineGraph, TimelineHistory, TimelineKey, TliSpan,
 };
-
-fn samples() -> PathBuf {
-    let dir = std::env::var_os("PGDIVERGE_SAMPLES").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/docs/samples"),
-        PathBuf::from,
-    );
-    assert!(
-        dir.join("wal").is_dir(),
-        "samples not found at {} (set PGDIVERGE_SAMPLES)",
-        dir.display()
-    );
-    dir
-}
 
 fn lsn(s: &str) -> Lsn {
     s.parse().unwrap()
@@ -56,7 +44,7 @@ const SWITCHPOINTS: [(u32, &[&str]); 8] = [
 #[test]
 fn sample_histories_give_the_readme_switchpoints() {
     for (ver, points) in SWITCHPOINTS {
-        let dir = samples().join(format!("wal/v{ver}/main"));
+        let dir = samples_dir().join(format!("wal/v{ver}/main"));
         for (i, _) in points.iter().enumerate() {
             let tli = i as TimeLineId + 2;
             let path = dir.join(format!("{tli:08X}.history"));
@@ -88,7 +76,7 @@ fn sample_histories_give_the_readme_switchpoints() {
 
 #[test]
 fn v15_timeline_3_history_has_a_blank_line_and_line_numbers() {
-    let path = samples().join("wal/v15/main/00000003.history");
+    let path = samples_dir().join("wal/v15/main/00000003.history");
     let text = std::fs::read(&path).unwrap();
     assert_eq!(text.len(), 81);
     let h = TimelineHistory::parse(3, &text).unwrap();
@@ -113,7 +101,7 @@ fn v15_timeline_3_history_has_a_blank_line_and_line_numbers() {
 #[test]
 fn histories_agree_with_pg_control_of_every_version() {
     for (ver, points) in SWITCHPOINTS {
-        let dir = samples().join(format!("wal/v{ver}/main"));
+        let dir = samples_dir().join(format!("wal/v{ver}/main"));
         let newest = points.len() as TimeLineId + 1;
         let h = TimelineHistory::read(&dir.join(format!("{newest:08X}.history")), newest).unwrap();
         let mut states = vec![("shutdown_tli1", 1), ("shutdown_tli2", 2)];
@@ -121,16 +109,17 @@ fn histories_agree_with_pg_control_of_every_version() {
             states.push(("shutdown_tli3", 3));
         }
         for (state, tli) in states {
-            let cf =
-                ControlFile::read(&samples().join(format!("pg_control/v{ver}/pg_control.{state}")))
-                    .unwrap();
+            let cf = ControlFile::read(
+                &samples_dir().join(format!("pg_control/v{ver}/pg_control.{state}")),
+            )
+            .unwrap();
             assert_eq!(cf.checkpoint_copy.this_tli, tli, "v{ver} {state}");
             assert_eq!(h.tli_of_point(cf.checkpoint), Some(tli), "v{ver} {state}");
         }
         // A standby in archive recovery still had to replay timeline 1 up to its minimum
         // recovery point, which lies before the first switchpoint.
         let r = ControlFile::read(
-            &samples().join(format!("pg_control/v{ver}/pg_control.in_archive_recovery")),
+            &samples_dir().join(format!("pg_control/v{ver}/pg_control.in_archive_recovery")),
         )
         .unwrap();
         assert_eq!(
@@ -142,7 +131,7 @@ fn histories_agree_with_pg_control_of_every_version() {
 
 #[test]
 fn graph_of_v15_samples() {
-    let dir = samples().join("wal/v15/main");
+    let dir = samples_dir().join("wal/v15/main");
     let mut g = TimelineGraph::new();
     // The directory also holds segments, .partial and .backup files, which are skipped.
     assert_eq!(g.add_dir(&dir).unwrap(), 2);
@@ -463,25 +452,6 @@ fn every_fixture_scenario_history() {
     eprintln!("checked {forks} expected history forks");
 }
 
-fn history_files(dir: &Path) -> Vec<(PathBuf, TimeLineId)> {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return vec![];
-    };
-    let mut out: Vec<_> = rd
-        .filter_map(|e| {
-            let p = e.ok()?.path();
-            let name = p.file_name()?.to_str()?.to_string();
-            let stem = name.strip_suffix(".history")?;
-            if stem.len() != 8 || !stem.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return None;
-            }
-            Some((p.clone(), u32::from_str_radix(stem, 16).ok()?))
-        })
-        .collect();
-    out.sort();
-    out
-}
-
 /// The highest timeline a cluster's pg_wal holds a history file for.
 fn newest_history_tli(dir: &Path) -> TimeLineId {
     history_files(dir)
@@ -492,15 +462,7 @@ fn newest_history_tli(dir: &Path) -> TimeLineId {
 }
 
 fn check_fixture_scenario(scenario: &Path, v: &serde_json::Value) -> usize {
-    let archives: Vec<PathBuf> = v["archives"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str())
-                .map(|x| scenario.join(x))
-                .collect()
-        })
-        .unwrap_or_default();
+    let archives = pgdiverge_fixtures::archive_dirs(scenario, v);
     let mut spans_of = std::collections::BTreeMap::new();
     for (name, _) in v["clusters"].as_object().expect("clusters") {
         let c = scenario.join(name);

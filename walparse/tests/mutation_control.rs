@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use walparse::{ControlError, ControlFile};
 
 fn fixture_controls() -> Vec<(String, Vec<u8>)> {
-    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures"));
+    let root = pgdiverge_fixtures::unpacked_root();
     let mut out = Vec::new();
     let mut scenarios: Vec<PathBuf> = std::fs::read_dir(&root)
         .map(|d| d.flatten().map(|e| e.path()).collect())

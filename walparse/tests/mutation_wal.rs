@@ -29,8 +29,9 @@ const TL1: [TliSpan; 1] = [TliSpan {
     end: None,
 }];
 
+/// The fixture scenarios, unpacked (their WAL is committed zstd-compressed).
 fn fixtures() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures"))
+    pgdiverge_fixtures::unpacked_root()
 }
 
 fn samples() -> PathBuf {
@@ -40,7 +41,7 @@ fn samples() -> PathBuf {
     ))
 }
 
-/// A real segment: (label, segno, bytes). Segments are stored plain or zstd-compressed.
+/// A real segment: (label, segno, bytes); the shared samples are zstd-compressed.
 fn segment(dir: PathBuf, name: &str) -> Option<(String, u64, Vec<u8>)> {
     let p = dir.join(name);
     let bytes = std::fs::read(&p).ok().or_else(|| {

@@ -9,13 +9,8 @@ use std::process::Command;
 
 use walparse::{Lsn, TliSpan, WalSegSize};
 
-/// `shared/docs/samples` beside the checkout.
-pub fn samples_dir() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/docs/samples"
-    ))
-}
+/// `shared/docs/samples` beside the checkout (`PGDIVERGE_SAMPLES` overrides).
+pub use pgdiverge_fixtures::samples_dir;
 
 /// The repository's `fixtures/` directory.
 /// The fixture scenarios, unpacked (their WAL is stored zstd-compressed in git): a directory laid
