@@ -13,6 +13,8 @@ use serde::Serialize;
 use walparse::control::{ControlError, ControlFile, CrcMismatch};
 use walparse::{segment_file_name, Lsn, WalLevel};
 
+use crate::pgtime::{ctime_utc, rfc3339_utc};
+
 /// A control file as read for display: the fields and the CRC finding, if the CRC is bad.
 #[derive(Clone, Debug)]
 pub struct ControlData {
@@ -45,55 +47,6 @@ impl ControlData {
 
 /// pg_controldata's label column: every label is padded to 38 characters.
 const LABEL_WIDTH: usize = 38;
-
-/// C's `strftime("%c")` in the C locale for a `time_t`, in UTC: `Sun Nov 22 11:10:24 2026`.
-pub fn ctime_utc(t: i64) -> String {
-    let (y, m, d, wd, secs) = civil(t);
-    const WD: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    format!(
-        "{} {} {:>2} {:02}:{:02}:{:02} {}",
-        WD[wd],
-        MONTHS[(m - 1) as usize],
-        d,
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60,
-        y
-    )
-}
-
-/// RFC 3339 in UTC, for JSON: `2026-11-22T11:10:24Z`.
-pub fn rfc3339_utc(t: i64) -> String {
-    let (y, m, d, _, secs) = civil(t);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
-}
-
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
-/// (year, month 1–12, day, weekday 0=Sunday, seconds of the day) of a Unix time, proleptic
-/// Gregorian (Howard Hinnant's `civil_from_days`).
-fn civil(t: i64) -> (i64, i64, i64, usize, i64) {
-    let days = t.div_euclid(86400);
-    let secs = t.rem_euclid(86400);
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let wd = (days + 4).rem_euclid(7) as usize;
-    (y, m, d, wd, secs)
-}
 
 fn on_off(b: bool) -> &'static str {
     if b {

@@ -35,20 +35,6 @@ pub(crate) fn ser_opt_lsn<S: Serializer>(lsn: &Option<Lsn>, s: S) -> Result<S::O
     }
 }
 
-/// Seconds from the Unix epoch to PostgreSQL's epoch, 2000-01-01 00:00 UTC
-/// (`POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE` days, `src/include/datatype/timestamp.h`).
-const PG_EPOCH_UNIX: i64 = 946_684_800;
-
-/// A `TimestampTz` (µs since 2000-01-01 UTC) in RFC 3339, UTC, with microseconds:
-/// `2026-12-06T18:17:19.265437Z`.
-pub fn timestamptz_rfc3339(t: i64) -> String {
-    let secs = t.div_euclid(1_000_000).saturating_add(PG_EPOCH_UNIX);
-    let micros = t.rem_euclid(1_000_000);
-    let whole = crate::controldata::rfc3339_utc(secs);
-    let base = whole.strip_suffix('Z').unwrap_or(&whole);
-    format!("{base}.{micros:06}Z")
-}
-
 /// `pg_default`'s OID (`DEFAULTTABLESPACE_OID`, `pg_tablespace.dat`).
 pub const DEFAULT_TABLESPACE_OID: u32 = 1663;
 /// `pg_global`'s OID (`GLOBALTABLESPACE_OID`): shared catalogs.
@@ -711,14 +697,5 @@ mod tests {
             render_text(&r),
             "Lost transactions: no fork (in-sync): nothing\n"
         );
-    }
-
-    #[test]
-    fn timestamps_are_utc_with_microseconds() {
-        assert_eq!(timestamptz_rfc3339(0), "2000-01-01T00:00:00.000000Z");
-        assert_eq!(timestamptz_rfc3339(-1), "1999-12-31T23:59:59.999999Z");
-        // 2026-12-06 18:17:19.265437 UTC
-        let t = (1_796_581_039 - PG_EPOCH_UNIX) * 1_000_000 + 265_437;
-        assert_eq!(timestamptz_rfc3339(t), "2026-12-06T18:17:19.265437Z");
     }
 }

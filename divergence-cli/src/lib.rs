@@ -22,6 +22,7 @@ pub mod compare;
 pub mod controldata;
 pub mod forensics;
 pub mod inspect;
+pub mod pgtime;
 pub mod render;
 pub mod report;
 pub mod scan;

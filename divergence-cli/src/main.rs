@@ -2,10 +2,10 @@
 //! the library, print, and map the outcome to an exit status.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use pgdiverge::controldata::{render_json, render_text, ControlData};
 use pgdiverge::term::{ColorChoice, Context};
 
@@ -46,19 +46,8 @@ enum Command {
         after_help = "Examples:\n  pgdiverge compare /srv/old-primary /srv/new-primary\n  pgdiverge compare --format json --archive /srv/wal-archive A B\n  pgdiverge compare --keep B A B"
     )]
     Compare {
-        /// The first data directory.
-        dir_a: PathBuf,
-        /// The second data directory.
-        dir_b: PathBuf,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-        /// A WAL archive directory (repeatable), searched after each cluster's pg_wal.
-        #[arg(long = "archive", value_name = "DIR")]
-        archives: Vec<PathBuf>,
-        /// Which side to keep when the clusters cannot tell (divergence on one timeline).
-        #[arg(long, value_enum)]
-        keep: Option<Keep>,
+        #[command(flatten)]
+        pair: PairArgs,
         /// Add what each side wrote after the fork (the `lost` report) to the output.
         #[arg(long)]
         lost: bool,
@@ -71,21 +60,7 @@ enum Command {
     #[command(
         after_help = "Examples:\n  pgdiverge lost /srv/old-primary /srv/new-primary\n  pgdiverge lost --format json --archive /srv/wal-archive A B"
     )]
-    Lost {
-        /// The first data directory.
-        dir_a: PathBuf,
-        /// The second data directory.
-        dir_b: PathBuf,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-        /// A WAL archive directory (repeatable), searched after each cluster's pg_wal.
-        #[arg(long = "archive", value_name = "DIR")]
-        archives: Vec<PathBuf>,
-        /// Which side to keep when the clusters cannot tell (divergence on one timeline).
-        #[arg(long, value_enum)]
-        keep: Option<Keep>,
-    },
+    Lost(PairArgs),
     /// One screen about one data directory: identity, state, timeline and ancestry,
     /// checkpoint, the WAL it holds and where it ends, signal files, pg_rewind's settings.
     Inspect(pgdiverge::inspect::InspectArgs),
@@ -134,6 +109,55 @@ struct ScanCmd {
     /// mapped (by pg_rewind, cp, a restore script) kills the process.
     #[arg(long)]
     mmap: bool,
+}
+
+/// The arguments `compare` and `lost` share: the two data directories and how to read them.
+#[derive(Debug, Args)]
+struct PairArgs {
+    /// The first data directory.
+    dir_a: PathBuf,
+    /// The second data directory.
+    dir_b: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// A WAL archive directory (repeatable), searched after each cluster's pg_wal.
+    #[arg(long = "archive", value_name = "DIR")]
+    archives: Vec<PathBuf>,
+    /// Which side to keep when the clusters cannot tell (divergence on one timeline).
+    #[arg(long, value_enum)]
+    keep: Option<Keep>,
+}
+
+impl PairArgs {
+    /// Opens both directories with `open`, and the comparison options; when one cannot be
+    /// opened, says why on stderr and returns the exit status (3, could not analyse).
+    fn open(
+        &self,
+        open: impl Fn(
+            &Path,
+            &pgdiverge::OpenOptions,
+        ) -> Result<pgdiverge::Cluster, pgdiverge::OpenError>,
+    ) -> Result<(pgdiverge::Cluster, pgdiverge::Cluster, pgdiverge::Options), ExitCode> {
+        use pgdiverge::report::{exit, Side};
+        let opts = pgdiverge::OpenOptions {
+            archives: self.archives.clone(),
+        };
+        let (a, b) = match (open(&self.dir_a, &opts), open(&self.dir_b, &opts)) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("pgdiverge: could not analyse: {e}");
+                return Err(ExitCode::from(exit::COULD_NOT_ANALYSE as u8));
+            }
+        };
+        let options = pgdiverge::Options {
+            keep: self.keep.map(|k| match k {
+                Keep::A => Side::A,
+                Keep::B => Side::B,
+            }),
+        };
+        Ok((a, b, options))
+    }
 }
 
 /// `--keep A|B`.
@@ -187,7 +211,7 @@ fn main() -> ExitCode {
     if let Command::Compare { .. } = cli.command {
         return run_compare(cli.command, &ctx);
     }
-    if let Command::Lost { .. } = cli.command {
+    if let Command::Lost(_) = cli.command {
         return run_lost(cli.command);
     }
     match run(cli) {
@@ -202,39 +226,21 @@ fn main() -> ExitCode {
 /// `pgdiverge compare`: prints the report and exits with the verdict's code
 /// (`pgdiverge::report::exit`), or 3 when a directory cannot be analysed.
 fn run_compare(command: Command, ctx: &Context) -> ExitCode {
-    use pgdiverge::report::{exit, Side};
-    let Command::Compare {
-        dir_a,
-        dir_b,
-        format,
-        archives,
-        keep,
-        lost,
-    } = command
-    else {
+    use pgdiverge::report::exit;
+    let Command::Compare { pair, lost } = command else {
         return ExitCode::from(EXIT_ERROR);
     };
-    let opts = pgdiverge::OpenOptions { archives };
     // A spinner on stderr while each directory's WAL is read (only on a terminal, not with -q).
-    let open = |d: &PathBuf| pgdiverge::inspect::open_with_progress(d, &opts, ctx);
-    let (a, b) = match (open(&dir_a), open(&dir_b)) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => {
-            eprintln!("pgdiverge: could not analyse: {e}");
-            return ExitCode::from(exit::COULD_NOT_ANALYSE as u8);
-        }
-    };
-    let options = pgdiverge::Options {
-        keep: keep.map(|k| match k {
-            Keep::A => Side::A,
-            Keep::B => Side::B,
-        }),
-    };
+    let (a, b, options) =
+        match pair.open(|d, opts| pgdiverge::inspect::open_with_progress(d, opts, ctx)) {
+            Ok(opened) => opened,
+            Err(code) => return code,
+        };
     let spinner = pgdiverge::term::Progress::spinner("comparing", ctx.quiet);
     let report = pgdiverge::compare(&a, &b, &options);
     spinner.finish();
     let lost = lost.then(|| pgdiverge::forensics::lost(&a, &b, &report));
-    let out = match format {
+    let out = match pair.format {
         Format::Text => {
             let mut out = pgdiverge::render::render_text(&report);
             if let Some(l) = &lost {
@@ -265,35 +271,17 @@ fn run_compare(command: Command, ctx: &Context) -> ExitCode {
 
 /// `pgdiverge lost`: the lost report alone; exits 0, or 3 when a directory cannot be analysed.
 fn run_lost(command: Command) -> ExitCode {
-    use pgdiverge::report::{exit, Side};
-    let Command::Lost {
-        dir_a,
-        dir_b,
-        format,
-        archives,
-        keep,
-    } = command
-    else {
+    use pgdiverge::report::exit;
+    let Command::Lost(pair) = command else {
         return ExitCode::from(EXIT_ERROR);
     };
-    let opts = pgdiverge::OpenOptions { archives };
-    let open = |d: &PathBuf| pgdiverge::Cluster::open(d, &opts);
-    let (a, b) = match (open(&dir_a), open(&dir_b)) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => {
-            eprintln!("pgdiverge: could not analyse: {e}");
-            return ExitCode::from(exit::COULD_NOT_ANALYSE as u8);
-        }
-    };
-    let options = pgdiverge::Options {
-        keep: keep.map(|k| match k {
-            Keep::A => Side::A,
-            Keep::B => Side::B,
-        }),
+    let (a, b, options) = match pair.open(pgdiverge::Cluster::open) {
+        Ok(opened) => opened,
+        Err(code) => return code,
     };
     let report = pgdiverge::compare(&a, &b, &options);
     let lost = pgdiverge::forensics::lost(&a, &b, &report);
-    let out = match format {
+    let out = match pair.format {
         Format::Text => pgdiverge::forensics::render_text(&lost),
         Format::Json => match serde_json::to_string_pretty(&lost) {
             Ok(s) => s + "\n",
@@ -310,7 +298,7 @@ fn run_lost(command: Command) -> ExitCode {
 fn run(cli: Cli) -> Result<String, String> {
     match cli.command {
         Command::Compare { .. } => Err("compare is run by run_compare".into()),
-        Command::Lost { .. } => Err("lost is run by run_lost".into()),
+        Command::Lost(_) => Err("lost is run by run_lost".into()),
         Command::Scan(c) => pgdiverge::scan::scan(&pgdiverge::scan::ScanArgs {
             dir: c.dir,
             start: c.start,

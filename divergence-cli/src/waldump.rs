@@ -15,6 +15,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use walparse::display::{WaldumpBlockRefs, WaldumpHeader};
 use walparse::name::WalFileName;
 use walparse::page::PageHeader;
 use walparse::reader::{first_record_lsn_in_segment, EndReason, WalEnd, WalReader};
@@ -714,18 +715,7 @@ pub fn type_name(r: &Record<'_>) -> Option<&'static str> {
 /// (`XLogRecGetBlockRefInfo`, detailed), otherwise on the line in the compact form.
 pub fn render_record(r: &Record<'_>, bkp_details: bool) -> String {
     use std::fmt::Write as _;
-    let (lsn, prev) = (r.lsn().0, r.prev().0);
-    let mut line = format!(
-        "rmgr: {:<11} len (rec/tot): {:>6}/{:>6}, tx: {:>10}, lsn: {:X}/{:08X}, prev {:X}/{:08X}, ",
-        r.rmgr_name(),
-        r.rec_len(),
-        r.tot_len(),
-        r.xid(),
-        lsn >> 32,
-        lsn as u32,
-        prev >> 32,
-        prev as u32,
-    );
+    let mut line = WaldumpHeader(r).to_string();
     match type_name(r) {
         Some(name) => {
             let _ = write!(line, "desc: {name} ");
@@ -738,24 +728,7 @@ pub fn render_record(r: &Record<'_>, bkp_details: bool) -> String {
         line.push_str(&d);
     }
     if !bkp_details {
-        for b in r.blocks() {
-            let _ = write!(
-                line,
-                ", blkref #{}: rel {}/{}/{}",
-                b.id, b.rel.spc, b.rel.db, b.rel.rel
-            );
-            if b.fork != walparse::record::fork::MAIN {
-                let _ = write!(line, " fork {}", fork_name(b.fork));
-            }
-            let _ = write!(line, " blk {}", b.block);
-            if let Some(img) = b.image {
-                line.push_str(if img.apply {
-                    " FPW"
-                } else {
-                    " FPW for WAL verification"
-                });
-            }
-        }
+        let _ = write!(line, "{}", WaldumpBlockRefs(r));
         line.push('\n');
         return line;
     }

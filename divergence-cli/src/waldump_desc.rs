@@ -11,6 +11,8 @@ use walparse::record::Record;
 use walparse::rmgr::xact::{self, XactFinish, XactRecord};
 use walparse::rmgr::xlog::{self, XlogRecord};
 
+use crate::pgtime::timestamptz_to_str;
+
 fn u16_at(b: &[u8], off: usize) -> Option<u16> {
     Some(u16::from_le_bytes(b.get(off..off + 2)?.try_into().ok()?))
 }
@@ -19,32 +21,6 @@ fn u32_at(b: &[u8], off: usize) -> Option<u32> {
 }
 fn i32_at(b: &[u8], off: usize) -> Option<i32> {
     u32_at(b, off).map(|v| v as i32)
-}
-
-/// `timestamptz_to_str` of pg_waldump (`src/bin/pg_waldump/compat.c`) in UTC:
-/// `2026-12-06 18:17:19.104650 UTC`. `t` is µs since 2000-01-01.
-pub fn timestamptz_to_str(t: i64) -> String {
-    const PG_EPOCH_UNIX: i64 = 946_684_800;
-    let secs = t.div_euclid(1_000_000) + PG_EPOCH_UNIX;
-    let micros = t.rem_euclid(1_000_000);
-    let days = secs.div_euclid(86400);
-    let sod = secs.rem_euclid(86400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{micros:06} UTC",
-        sod / 3600,
-        sod / 60 % 60,
-        sod % 60
-    )
 }
 
 /// heapdesc.c `out_infobits`.

@@ -21,23 +21,10 @@ const PG_WALDUMP: &str = "/usr/lib/postgresql/15/bin/pg_waldump";
 fn plain_wal_dir(cluster: &Path, dest: &Path) -> Vec<(u32, String)> {
     std::fs::create_dir_all(dest).unwrap();
     let mut firsts: std::collections::BTreeMap<u32, String> = Default::default();
-    for e in std::fs::read_dir(cluster.join("pg_wal")).unwrap().flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let base = name.strip_suffix(".partial").unwrap_or(&name).to_string();
-        if base.len() != 24 || !base.bytes().all(|b| b.is_ascii_hexdigit()) {
-            continue;
-        }
-        let to = dest.join(&base);
-        if name.ends_with(".partial") && to.exists() {
-            continue;
-        }
-        let _ = std::fs::remove_file(&to);
-        std::os::unix::fs::symlink(std::fs::canonicalize(e.path()).unwrap(), &to).unwrap();
-        let tli = u32::from_str_radix(&base[..8], 16).unwrap();
-        let f = firsts.entry(tli).or_insert_with(|| base.clone());
-        if base < *f {
-            *f = base;
-        }
+    // Sorted: the first name of each timeline is its lowest.
+    for name in pgdiverge_fixtures::waldump_links(&[&cluster.join("pg_wal")], dest) {
+        let tli = u32::from_str_radix(&name[..8], 16).unwrap();
+        firsts.entry(tli).or_insert(name);
     }
     firsts.into_iter().collect()
 }

@@ -2,23 +2,10 @@
 //! samples and fixtures, and the live tool when installed, run with `TZ=UTC LC_ALL=C`), the
 //! version-specific rows of 10–18, the JSON object, and errors.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-const PG_CONTROLDATA_15: &str = "/usr/lib/postgresql/15/bin/pg_controldata";
-
-fn samples() -> PathBuf {
-    let dir = std::env::var_os("PGDIVERGE_SAMPLES").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/docs/samples"),
-        PathBuf::from,
-    );
-    assert!(
-        dir.join("pg_control").is_dir(),
-        "samples not found at {} (set PGDIVERGE_SAMPLES)",
-        dir.display()
-    );
-    dir
-}
+use pgdiverge_fixtures::{control_datadir, live_pg_controldata, samples_dir, V15_CONTROL_STATES};
 
 fn pgdiverge(args: &[&std::ffi::OsStr]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pgdiverge"))
@@ -27,16 +14,8 @@ fn pgdiverge(args: &[&std::ffi::OsStr]) -> Output {
         .unwrap()
 }
 
-/// A temporary data directory holding `bytes` as `global/pg_control`.
-fn datadir(bytes: &[u8]) -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    std::fs::create_dir(d.path().join("global")).unwrap();
-    std::fs::write(d.path().join("global/pg_control"), bytes).unwrap();
-    d
-}
-
 fn sample_bytes(ver: u32, state: &str) -> Vec<u8> {
-    std::fs::read(samples().join(format!("pg_control/v{ver}/pg_control.{state}"))).unwrap()
+    std::fs::read(samples_dir().join(format!("pg_control/v{ver}/pg_control.{state}"))).unwrap()
 }
 
 /// `pgdiverge controldata` on `dir` with extra args; asserts success and returns stdout.
@@ -52,37 +31,12 @@ fn controldata(dir: &Path, extra: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn live_pg_controldata(dir: &Path) -> Option<String> {
-    if !Path::new(PG_CONTROLDATA_15).exists() {
-        eprintln!("skipped: {PG_CONTROLDATA_15} is not installed");
-        return None;
-    }
-    let out = Command::new(PG_CONTROLDATA_15)
-        .arg(dir)
-        .env("TZ", "UTC")
-        .env("LC_ALL", "C")
-        .env_remove("LANG")
-        .env_remove("LANGUAGE")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    Some(String::from_utf8(out.stdout).unwrap())
-}
-
-const V15_STATES: [&str; 5] = [
-    "shutdown_tli1",
-    "in_production_tli1",
-    "in_archive_recovery",
-    "shutdown_tli2",
-    "shutdown_tli3",
-];
-
 #[test]
 fn v15_samples_equal_committed_pg_controldata_byte_for_byte() {
-    for state in V15_STATES {
-        let d = datadir(&sample_bytes(15, state));
+    for state in V15_CONTROL_STATES {
+        let d = control_datadir(&sample_bytes(15, state));
         let want = std::fs::read_to_string(
-            samples().join(format!("pg_control/v15/pg_controldata-15.{state}.txt")),
+            samples_dir().join(format!("pg_control/v15/pg_controldata-15.{state}.txt")),
         )
         .unwrap();
         assert_eq!(controldata(d.path(), &[]), want, "{state}");
@@ -108,7 +62,7 @@ fn samples_13_to_16_equal_live_pg_controldata_15_byte_for_byte() {
     bad[200] ^= 0x01; // track_commit_timestamp flips: a CRC mismatch
     cases.push(("v15 bad crc".into(), bad));
     for (what, bytes) in cases {
-        let d = datadir(&bytes);
+        let d = control_datadir(&bytes);
         let Some(want) = live_pg_controldata(d.path()) else {
             return;
         };
@@ -120,17 +74,12 @@ fn samples_13_to_16_equal_live_pg_controldata_15_byte_for_byte() {
 /// pg_controldata 15 for 13–16) and, when installed, the live tool.
 #[test]
 fn every_fixture_equals_pg_controldata_byte_for_byte() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
-    let Ok(scenarios) = std::fs::read_dir(&root) else {
-        eprintln!("no fixtures yet at {}", root.display());
-        return;
-    };
+    // pg_control is committed uncompressed: the committed directories serve.
+    let scenarios = pgdiverge_fixtures::scenarios();
+    assert!(!scenarios.is_empty(), "no fixture scenarios");
     let mut n = 0;
     for s in scenarios {
-        let s = s.unwrap().path();
-        if !s.join("scenario.json").is_file() {
-            continue;
-        }
+        let s = s.dir;
         for c in std::fs::read_dir(&s).unwrap() {
             let c = c.unwrap().path();
             if !c.join("global/pg_control").is_file() {
@@ -160,7 +109,12 @@ fn every_fixture_equals_pg_controldata_byte_for_byte() {
 /// The rows a version's pg_controldata prints and 15's does not, in their places.
 #[test]
 fn version_specific_rows() {
-    let text = |ver| controldata(datadir(&sample_bytes(ver, "shutdown_tli2")).path(), &[]);
+    let text = |ver| {
+        controldata(
+            control_datadir(&sample_bytes(ver, "shutdown_tli2")).path(),
+            &[],
+        )
+    };
     let v10 = text(10);
     assert!(v10.contains(
         "Latest checkpoint location:           0/5000028\nPrior checkpoint location:            0/40024B0\nLatest checkpoint's REDO location:    0/5000028\n"
@@ -187,7 +141,7 @@ fn version_specific_rows() {
 #[test]
 fn json_object_is_stable_and_complete() {
     let json = |bytes: &[u8]| -> serde_json::Value {
-        let d = datadir(bytes);
+        let d = control_datadir(bytes);
         serde_json::from_str(&controldata(d.path(), &["--format", "json"])).unwrap()
     };
     let v15 = json(&sample_bytes(15, "shutdown_tli2"));
@@ -299,9 +253,12 @@ fn unreadable_inputs_fail_with_the_file_named() {
     };
     let empty = tempfile::tempdir().unwrap();
     check(empty.path(), "No such file");
-    let short = datadir(&sample_bytes(15, "shutdown_tli2")[..200]);
+    let short = control_datadir(&sample_bytes(15, "shutdown_tli2")[..200]);
     check(short.path(), "has 200 bytes, need 296");
     let mut unknown = sample_bytes(15, "shutdown_tli2");
     unknown[8..12].copy_from_slice(&942u32.to_le_bytes());
-    check(datadir(&unknown).path(), "unknown pg_control_version 942");
+    check(
+        control_datadir(&unknown).path(),
+        "unknown pg_control_version 942",
+    );
 }

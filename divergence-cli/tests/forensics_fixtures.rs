@@ -10,8 +10,8 @@
 //!   (PostgreSQL 15 scenarios where pg_rewind rewound), within the tolerance of
 //!   [`within_tolerance`].
 //!
-//! The scenarios' WAL segments are stored zstd-compressed: each scenario is unpacked into a
-//! temporary directory first (as `fixtures/unpack.sh` does).
+//! The scenarios' WAL segments are stored zstd-compressed: the tests read the copies that
+//! `pgdiverge-fixtures` unpacks.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -24,71 +24,18 @@ use serde_json::Value;
 use walparse::Lsn;
 
 fn fixtures_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures"))
+    pgdiverge_fixtures::root()
 }
 
-/// Every scenario directory with a scenario.json, sorted.
-fn scenarios() -> Vec<(PathBuf, Value)> {
-    let mut out = Vec::new();
-    let Ok(rd) = fs::read_dir(fixtures_dir()) else {
-        return out;
-    };
-    for e in rd.flatten() {
-        let p = e.path().join("scenario.json");
-        if let Ok(text) = fs::read_to_string(&p) {
-            let v: Value = serde_json::from_str(&text).expect("scenario.json parses");
-            out.push((e.path(), v));
-        }
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
-}
-
-/// A WAL file name (24 hex digits, optionally `.partial`) followed by `.zst`.
-fn compressed_wal_name(name: &str) -> Option<&str> {
-    let plain = name.strip_suffix(".zst")?;
-    let seg = plain.strip_suffix(".partial").unwrap_or(plain);
-    (seg.len() == 24
-        && seg
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)))
-    .then_some(plain)
-}
-
-/// Copies `src` into `dst` keeping symlinks, decompressing compressed WAL segments and leaving
-/// out the (large, unused here) waldump listings.
-fn unpack(src: &Path, dst: &Path) {
-    fs::create_dir_all(dst).unwrap();
-    for e in fs::read_dir(src).unwrap() {
-        let e = e.unwrap();
-        let name = e.file_name().to_string_lossy().into_owned();
-        let ft = e.file_type().unwrap();
-        let to = dst.join(&name);
-        if ft.is_symlink() {
-            std::os::unix::fs::symlink(fs::read_link(e.path()).unwrap(), &to).unwrap();
-        } else if ft.is_dir() {
-            unpack(&e.path(), &to);
-        } else if name.ends_with(".waldump.txt.zst") {
-            continue;
-        } else if let Some(plain) = compressed_wal_name(&name) {
-            let bytes = zstd::decode_all(fs::File::open(e.path()).unwrap()).unwrap();
-            fs::write(dst.join(plain), bytes).unwrap();
-        } else {
-            fs::copy(e.path(), &to).unwrap();
-        }
-    }
+/// Every committed scenario, sorted; panics when there are none (a missing fixture fails).
+fn scenarios() -> Vec<pgdiverge_fixtures::Scenario> {
+    let all = pgdiverge_fixtures::scenarios();
+    assert!(!all.is_empty(), "no fixtures found");
+    all
 }
 
 fn open(dir: &Path, name: &str, s: &Value) -> Cluster {
-    let archives = s["archives"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str())
-                .map(|x| dir.join(x))
-                .collect()
-        })
-        .unwrap_or_default();
+    let archives = pgdiverge_fixtures::archive_dirs(dir, s);
     Cluster::open(&dir.join(name), &OpenOptions { archives })
         .unwrap_or_else(|e| panic!("{}: open {name}: {e}", dir.display()))
 }
@@ -173,11 +120,7 @@ fn within_tolerance(ours: u64, pg_rewind: u64) -> bool {
 /// Counts the `block N` lines of pg_rewind --debug (filemap.c `print_filemap`: one per block
 /// in a file's page map).
 fn pg_rewind_blocks(path: &Path) -> Option<u64> {
-    let text = if path.extension().is_some_and(|e| e == "zst") {
-        String::from_utf8(zstd::decode_all(fs::File::open(path).ok()?).ok()?).ok()?
-    } else {
-        fs::read_to_string(path).ok()?
-    };
+    let text = pgdiverge_fixtures::read_oracle(path).ok()?;
     Some(
         text.lines()
             .filter(|l| {
@@ -194,11 +137,10 @@ fn divergent_commits_are_listed_on_their_side_and_nothing_from_before_the_fork()
     assert!(!all.is_empty(), "no fixtures found");
     let mut checked_xids = 0;
     let mut checked_scenarios = Vec::new();
-    for (src, s) in &all {
+    for sc in &all {
+        let s = &sc.json;
         let name = s["name"].as_str().unwrap_or("?").to_string();
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join(&name);
-        unpack(src, &dir);
+        let dir = sc.unpacked();
         for p in pairs(s) {
             let Some((fork_lsn, fork_tli)) = &p.fork else {
                 continue; // no fork (unrelated, one side behind): see the next test
@@ -309,15 +251,14 @@ fn divergent_commits_are_listed_on_their_side_and_nothing_from_before_the_fork()
 #[test]
 fn no_fork_means_nothing_lost() {
     let mut seen = 0;
-    for (src, s) in &scenarios() {
+    for sc in &scenarios() {
+        let s = &sc.json;
         for p in pairs(s) {
             if p.fork.is_some() {
                 continue;
             }
             let name = s["name"].as_str().unwrap_or("?");
-            let tmp = tempfile::tempdir().unwrap();
-            let dir = tmp.path().join(name);
-            unpack(src, &dir);
+            let dir = sc.unpacked();
             let r = lost_for(&dir, s, &p);
             assert!(r.fork.is_none(), "{name}");
             assert!(r.sides.is_empty() && r.loss_window.is_none() && r.rewind_cost.is_none());
@@ -334,7 +275,8 @@ fn no_fork_means_nothing_lost() {
 #[test]
 fn rewind_block_estimate_agrees_with_pg_rewind() {
     let mut compared = Vec::new();
-    for (src, s) in &scenarios() {
+    for sc in &scenarios() {
+        let (src, s) = (&sc.dir, &sc.json);
         let name = s["name"].as_str().unwrap_or("?").to_string();
         for p in pairs(s) {
             if p.pg_rewind["outcome"].as_str() != Some("rewind") {
@@ -346,9 +288,7 @@ fn rewind_block_estimate_agrees_with_pg_rewind() {
             let Some(pg) = pg_rewind_blocks(&src.join(file)) else {
                 panic!("{name}: cannot read {file}");
             };
-            let tmp = tempfile::tempdir().unwrap();
-            let dir = tmp.path().join(&name);
-            unpack(src, &dir);
+            let dir = sc.unpacked();
             let r = lost_for(&dir, s, &p);
             let cost = r
                 .rewind_cost
@@ -409,9 +349,7 @@ fn bin() -> Command {
 
 #[test]
 fn lost_and_compare_lost_on_the_classic_split_brain() {
-    let tmp = tempfile::tempdir().unwrap();
-    let d = tmp.path().join("01-split-brain");
-    unpack(&fixtures_dir().join("01-split-brain"), &d);
+    let d = pgdiverge_fixtures::scenario("01-split-brain").unpacked();
     let s: Value =
         serde_json::from_str(&fs::read_to_string(d.join("scenario.json")).unwrap()).unwrap();
     let (a, b) = (d.join("old-primary"), d.join("new-primary"));
@@ -495,7 +433,7 @@ fn lost_on_a_directory_that_is_not_a_cluster_cannot_analyse() {
 fn time_parser_matches_the_report_format() {
     let t = parse_pg_time("2026-12-06 18:21:38.2345+00");
     assert_eq!(
-        forensics::timestamptz_rfc3339(t),
+        pgdiverge::pgtime::timestamptz_rfc3339(t),
         "2026-12-06T18:21:38.234500Z"
     );
     assert_eq!(parse_pg_time("2000-01-01 00:00:00+00"), 0);

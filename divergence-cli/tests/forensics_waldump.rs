@@ -8,28 +8,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use pgdiverge::forensics::{activity, SideActivity, TxStatus, Window};
+use pgdiverge_fixtures::samples_dir;
 use walparse::{DirSource, Lsn, TliSpan, WalReader, WalSegSize};
 
 const PG_WALDUMP: &str = "/usr/lib/postgresql/15/bin/pg_waldump";
-
-/// The shared samples beside the checkout, as walparse's tests find them
-/// (`PGDIVERGE_SAMPLES` overrides).
-fn samples() -> PathBuf {
-    let dir = std::env::var_os("PGDIVERGE_SAMPLES").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/docs/samples"),
-        PathBuf::from,
-    );
-    assert!(
-        dir.join("wal/v15").is_dir(),
-        "samples not found at {} (set PGDIVERGE_SAMPLES)",
-        dir.display()
-    );
-    dir
-}
 
 /// Decompresses the timeline-1 segments (`*.zst`, `.partial` left out: pg_waldump reads a
 /// single timeline's complete files) of a sample directory into `dst`.
@@ -290,7 +276,7 @@ fn check(name: &str, o: &Oracle, a: &SideActivity) -> usize {
 #[test]
 fn logical_sample_two_phase_subtransactions_origin() {
     let tmp = tempfile::tempdir().unwrap();
-    unpack_tli1(&samples().join("wal/v15/logical"), tmp.path());
+    unpack_tli1(&samples_dir().join("wal/v15/logical"), tmp.path());
     let start = Lsn(0x6008B8);
     let o = oracle(tmp.path(), start, start);
     let a = ours(tmp.path(), start, start);
@@ -328,7 +314,7 @@ fn logical_sample_two_phase_subtransactions_origin() {
 #[test]
 fn a_transaction_that_began_before_the_fork_is_attributed_whole() {
     let tmp = tempfile::tempdir().unwrap();
-    unpack_tli1(&samples().join("wal/v15/logical"), tmp.path());
+    unpack_tli1(&samples_dir().join("wal/v15/logical"), tmp.path());
     let start = Lsn(0x6008B8);
     // The fork at 728's COMMIT: its subtransaction 729 inserted before it.
     let fork = Lsn(0x617300);
@@ -352,7 +338,7 @@ fn a_transaction_that_began_before_the_fork_is_attributed_whole() {
 #[test]
 fn main_sample_aborts_updates_and_full_page_images() {
     let tmp = tempfile::tempdir().unwrap();
-    unpack_tli1(&samples().join("wal/v15/main"), tmp.path());
+    unpack_tli1(&samples_dir().join("wal/v15/main"), tmp.path());
     let start = Lsn(0x800068);
     let o = oracle(tmp.path(), start, start);
     let a = ours(tmp.path(), start, start);

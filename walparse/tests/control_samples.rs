@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use pgdiverge_fixtures::{
-    live_pg_controldata, parse_pg_controldata, samples_dir, PG_CONTROLDATA_15,
+    control_datadir, live_pg_controldata, parse_pg_controldata, samples_dir, PG_CONTROLDATA_15,
+    V15_CONTROL_STATES,
 };
 use walparse::control::{ControlLayout, LAYOUTS};
 use walparse::{ControlError, ControlFile, DbState, Lsn, WalLevel};
@@ -389,17 +390,9 @@ fn assert_matches_controldata(c: &ControlFile, text: &str, what: &str) {
     }
 }
 
-const V15_STATES: [&str; 5] = [
-    "shutdown_tli1",
-    "in_production_tli1",
-    "in_archive_recovery",
-    "shutdown_tli2",
-    "shutdown_tli3",
-];
-
 #[test]
 fn v15_every_field_equals_committed_pg_controldata_output() {
-    for state in V15_STATES {
+    for state in V15_CONTROL_STATES {
         let c = load(15, state);
         let txt = samples_dir().join(format!("pg_control/v15/pg_controldata-15.{state}.txt"));
         let text = std::fs::read_to_string(&txt).unwrap();
@@ -411,9 +404,7 @@ fn v15_every_field_equals_committed_pg_controldata_output() {
 /// Runs pg_controldata 15 on a copy of `control` placed as `global/pg_control` of a temporary
 /// data directory, in UTC and the C locale, so that its times are comparable.
 fn live_controldata(control: &Path) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("global")).unwrap();
-    std::fs::copy(control, dir.path().join("global/pg_control")).unwrap();
+    let dir = control_datadir(&std::fs::read(control).unwrap());
     live_pg_controldata(dir.path()).expect("pg_controldata 15 is installed")
 }
 
@@ -423,7 +414,7 @@ fn v15_every_field_equals_live_pg_controldata() {
         eprintln!("skipped: {PG_CONTROLDATA_15} is not installed");
         return;
     }
-    for state in V15_STATES {
+    for state in V15_CONTROL_STATES {
         let path = control_path(15, state);
         let text = live_controldata(&path);
         assert_matches_controldata(&load(15, state), &text, state);

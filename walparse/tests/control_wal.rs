@@ -66,17 +66,7 @@ fn check_against_wal(cf: &ControlFile, dirs: &[PathBuf], spans: &[TliSpan], what
 fn sample_shutdown_checkpoints_are_in_the_wal() {
     for ver in 11..=18 {
         let src = samples_dir().join(format!("wal/v{ver}/main"));
-        let tmp = tempfile::tempdir().unwrap();
-        for e in std::fs::read_dir(&src).unwrap() {
-            let p = e.unwrap().path();
-            let name = p.file_name().unwrap().to_str().unwrap().to_string();
-            if let Some(stem) = name.strip_suffix(".zst") {
-                let bytes = zstd::decode_all(std::fs::File::open(&p).unwrap()).unwrap();
-                std::fs::write(tmp.path().join(stem), bytes).unwrap();
-            } else {
-                std::fs::copy(&p, tmp.path().join(&name)).unwrap();
-            }
-        }
+        let tmp = pgdiverge_fixtures::unzstd_dir(&src);
         let dirs = vec![tmp.path().to_path_buf()];
         let (newest, spans) = newest_history(&dirs);
         let state = if ver == 15 {
@@ -110,16 +100,12 @@ fn sample_shutdown_checkpoints_are_in_the_wal() {
 #[test]
 fn every_fixture_control_file_agrees_with_its_wal() {
     let root = pgdiverge_fixtures::unpacked_root();
-    let scenarios = std::fs::read_dir(&root).unwrap();
     let mut n = 0;
     let mut majors = std::collections::BTreeSet::new();
-    for s in scenarios {
-        let s = s.unwrap().path();
-        let Ok(json) = std::fs::read_to_string(s.join("scenario.json")) else {
-            continue;
-        };
-        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-        let archives = pgdiverge_fixtures::archive_dirs(&s, &v);
+    for sc in pgdiverge_fixtures::scenarios() {
+        let s = root.join(&sc.name);
+        let v = &sc.json;
+        let archives = pgdiverge_fixtures::archive_dirs(&s, v);
         for (name, _) in v["clusters"].as_object().unwrap() {
             let c = s.join(name);
             let cf = ControlFile::read(&c.join("global/pg_control")).unwrap();

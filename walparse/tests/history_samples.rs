@@ -436,18 +436,12 @@ fn tli_of_point_on_gapped_history_is_none() {
 /// what pg_rewind's rule gives on the graph's ancestries.
 #[test]
 fn every_fixture_scenario_history() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
-    let Ok(scenarios) = std::fs::read_dir(&root) else {
-        eprintln!("no fixtures yet at {}", root.display());
-        return;
-    };
+    // History files and pg_control are committed uncompressed: the committed directories serve.
+    let scenarios = pgdiverge_fixtures::scenarios();
+    assert!(!scenarios.is_empty(), "no fixture scenarios");
     let mut forks = 0;
     for s in scenarios {
-        let s = s.unwrap().path();
-        let Ok(json) = std::fs::read_to_string(s.join("scenario.json")) else {
-            continue;
-        };
-        forks += check_fixture_scenario(&s, &serde_json::from_str(&json).unwrap());
+        forks += check_fixture_scenario(&s.dir, &s.json);
     }
     eprintln!("checked {forks} expected history forks");
 }

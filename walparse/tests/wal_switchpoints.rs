@@ -88,22 +88,10 @@ fn sample_switchpoints_end_parent_records() {
 
 #[test]
 fn fixture_switchpoints_end_parent_records() {
-    let rd = fs::read_dir(fixtures_dir()).unwrap();
     let mut n = 0;
-    let mut scenarios: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
-    scenarios.sort();
-    for sc in scenarios {
-        let Ok(json) = fs::read_to_string(sc.join("scenario.json")) else {
-            continue;
-        };
-        let compact: String = json.split_whitespace().collect();
-        let mb: u32 = compact
-            .split("\"wal_segsize_mb\":")
-            .nth(1)
-            .and_then(|s| s.split([',', '}']).next())
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(16);
-        let seg = WalSegSize::new(mb << 20).unwrap();
+    for s in pgdiverge_fixtures::scenarios() {
+        let sc = fixtures_dir().join(&s.name);
+        let seg = WalSegSize::new(s.wal_segsize_mb() << 20).unwrap();
         for e in fs::read_dir(&sc).unwrap() {
             let cluster = e.unwrap().path();
             if !cluster.join("global/pg_control").is_file() {

@@ -158,25 +158,13 @@ fn v15_sample_matches_pg_waldump_per_timeline() {
 /// the same files; live pg_waldump output when installed.
 #[test]
 fn pg15_fixtures_match_pg_waldump() {
-    let entries = fs::read_dir(fixtures_dir()).unwrap();
     let mut compared = 0;
-    let mut scenarios: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
-    scenarios.sort();
-    for sc in scenarios {
-        let Ok(json) = fs::read_to_string(sc.join("scenario.json")) else {
-            continue;
-        };
-        let compact: String = json.split_whitespace().collect();
-        if !compact.contains("\"pg_version\":15,") && !compact.contains("\"pg_version\":15}") {
+    for s in pgdiverge_fixtures::scenarios() {
+        if s.pg_version() != 15 {
             continue;
         }
-        let seg_mb: u32 = compact
-            .split("\"wal_segsize_mb\":")
-            .nth(1)
-            .and_then(|s| s.split([',', '}']).next())
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(16);
-        let seg = WalSegSize::new(seg_mb << 20).unwrap();
+        let sc = fixtures_dir().join(&s.name);
+        let seg = WalSegSize::new(s.wal_segsize_mb() << 20).unwrap();
         let mut listings: Vec<_> = fs::read_dir(&sc)
             .unwrap()
             .filter_map(|e| e.ok())

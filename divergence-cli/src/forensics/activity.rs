@@ -12,7 +12,8 @@ use walparse::rmgr::xact::{self, XactFinish, XactRecord};
 use walparse::rmgr::RM_XACT_ID;
 use walparse::{Lsn, Record, RelFileLocator, SegmentSource, WalError, WalReader};
 
-use super::{ser_lsn, ser_opt_lsn, timestamptz_rfc3339};
+use super::{ser_lsn, ser_opt_lsn};
+use crate::pgtime::timestamptz_rfc3339;
 
 /// Resource manager ids (`src/include/access/rmgrlist.h`; the same numbers in 10–18).
 mod rmid {

@@ -1,5 +1,5 @@
-//! Shared by the `cli_*` tests: the fixture scenarios unpacked (their WAL segments are stored
-//! zstd-compressed, as `fixtures/unpack.sh` restores them), running the `pgdiverge` binary, and
+//! Shared by the `cli_*` tests: the fixture scenarios unpacked (by the `pgdiverge-fixtures`
+//! crate: their WAL segments are stored zstd-compressed), running the `pgdiverge` binary, and
 //! golden files under `tests/golden/` (rewritten with `UPDATE_EXPECT=1`).
 #![allow(dead_code)]
 
@@ -13,8 +13,9 @@ use serde_json::Value;
 /// PostgreSQL 15's tools, used as oracles when installed.
 pub const PG15_BIN: &str = "/usr/lib/postgresql/15/bin";
 
+/// The committed `fixtures/` directory (WAL compressed; see [`scenarios`] for usable copies).
 pub fn fixtures_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures"))
+    pgdiverge_fixtures::root()
 }
 
 /// One scenario: its name, unpacked directory and scenario.json.
@@ -34,80 +35,27 @@ impl Scenario {
     }
     /// The archive directories, relative to the scenario.
     pub fn archives(&self) -> Vec<String> {
-        self.json["archives"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default()
+        pgdiverge_fixtures::archive_names(&self.json)
     }
     pub fn pg_version(&self) -> u64 {
         self.json["pg_version"].as_u64().unwrap_or(0)
     }
 }
 
-fn compressed_wal_name(name: &str) -> Option<&str> {
-    let plain = name.strip_suffix(".zst")?;
-    let seg = plain.strip_suffix(".partial").unwrap_or(plain);
-    (seg.len() == 24
-        && seg
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)))
-    .then_some(plain)
-}
-
-/// Copies `src` to `dst` keeping symlinks and decompressing WAL segments.
-fn unpack(src: &Path, dst: &Path) {
-    fs::create_dir_all(dst).unwrap();
-    for e in fs::read_dir(src).unwrap() {
-        let e = e.unwrap();
-        let name = e.file_name().to_string_lossy().into_owned();
-        let ft = e.file_type().unwrap();
-        let to = dst.join(&name);
-        if ft.is_symlink() {
-            std::os::unix::fs::symlink(fs::read_link(e.path()).unwrap(), &to).unwrap();
-        } else if ft.is_dir() {
-            unpack(&e.path(), &to);
-        } else if let Some(plain) = compressed_wal_name(&name) {
-            let bytes = zstd::decode_all(fs::File::open(e.path()).unwrap()).unwrap();
-            fs::write(dst.join(plain), bytes).unwrap();
-        } else {
-            fs::copy(e.path(), &to).unwrap();
-        }
-    }
-    // git keeps no empty directories: every server has pg_wal/archive_status.
-    if dst.join("PG_VERSION").exists() && dst.join("pg_wal").is_dir() {
-        let _ = fs::create_dir_all(dst.join("pg_wal/archive_status"));
-    }
-}
-
-/// Every scenario, unpacked once per test binary under `CARGO_TARGET_TMPDIR`.
+/// Every scenario, unpacked (by `pgdiverge-fixtures`) under one root so that golden files can
+/// name it `$FIXTURES`. Panics when there are no scenarios: a missing fixture fails the test.
 pub fn scenarios() -> &'static [Scenario] {
     static ALL: OnceLock<Vec<Scenario>> = OnceLock::new();
     ALL.get_or_init(|| {
-        let exe = std::env::current_exe().unwrap();
-        let stem = exe.file_stem().unwrap().to_string_lossy().into_owned();
-        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("fixtures-{stem}"));
-        let _ = fs::remove_dir_all(&root);
-        let mut out = Vec::new();
-        let mut names: Vec<PathBuf> = fs::read_dir(fixtures_dir())
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.join("scenario.json").is_file())
+        let root = pgdiverge_fixtures::unpacked_root();
+        let out: Vec<Scenario> = pgdiverge_fixtures::scenarios()
+            .into_iter()
+            .map(|s| Scenario {
+                dir: root.join(&s.name),
+                name: s.name,
+                json: s.json,
+            })
             .collect();
-        names.sort();
-        for src in names {
-            let name = src.file_name().unwrap().to_string_lossy().into_owned();
-            let json: Value =
-                serde_json::from_str(&fs::read_to_string(src.join("scenario.json")).unwrap())
-                    .unwrap();
-            let dir = root.join(&name);
-            unpack(&src, &dir);
-            out.push(Scenario { name, dir, json });
-        }
         assert!(
             !out.is_empty(),
             "no fixture scenarios under {}",
@@ -149,10 +97,21 @@ pub fn ok(cwd: &Path, args: &[&str], code: i32) -> String {
 }
 
 /// Replaces the unpack root with `$FIXTURES` so golden files do not depend on the machine.
+/// Each scenario directory of the root is a symlink to its own cache directory, so a path that
+/// was resolved is mapped back to `$FIXTURES/<scenario>` too.
 pub fn normalize(s: &str) -> String {
     let root = scenarios()[0].dir.parent().unwrap().to_path_buf();
     let canon = fs::canonicalize(&root).unwrap_or(root.clone());
-    s.replace(&canon.display().to_string(), "$FIXTURES")
+    let mut out = s.to_string();
+    for sc in scenarios() {
+        if let Ok(real) = fs::canonicalize(&sc.dir) {
+            out = out.replace(
+                &real.display().to_string(),
+                &format!("$FIXTURES/{}", sc.name),
+            );
+        }
+    }
+    out.replace(&canon.display().to_string(), "$FIXTURES")
         .replace(&root.display().to_string(), "$FIXTURES")
 }
 
@@ -193,8 +152,7 @@ pub fn stored_listing(s: &Scenario, cluster: &str, tli: u32) -> Option<String> {
     let p = fixtures_dir()
         .join(&s.name)
         .join(format!("{cluster}.tl{tli}.waldump.txt.zst"));
-    let bytes = zstd::decode_all(fs::File::open(p).ok()?).ok()?;
-    String::from_utf8(bytes).ok()
+    pgdiverge_fixtures::read_oracle(&p).ok()
 }
 
 /// True when a program is on PATH.

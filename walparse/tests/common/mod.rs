@@ -3,7 +3,6 @@
 #![allow(dead_code)]
 
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -25,32 +24,14 @@ pub const MB: WalSegSize = match WalSegSize::new(1 << 20) {
     None => panic!("1 MiB is a valid segment size"),
 };
 
-/// Decompresses a zstd file.
+/// Decompresses a zstd file; panics naming it when it cannot.
 pub fn unzstd(path: &Path) -> Vec<u8> {
-    let f = fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut out = Vec::new();
-    zstd::stream::read::Decoder::new(f)
-        .unwrap()
-        .read_to_end(&mut out)
-        .unwrap();
-    out
+    pgdiverge_fixtures::unzstd(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Copies `src` (a samples WAL directory) into a new temporary directory, decompressing
 /// `*.zst` files to their original names.
-pub fn unpack(src: &Path) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for e in fs::read_dir(src).unwrap_or_else(|e| panic!("{}: {e}", src.display())) {
-        let p = e.unwrap().path();
-        let name = p.file_name().unwrap().to_str().unwrap().to_string();
-        if let Some(stem) = name.strip_suffix(".zst") {
-            fs::write(dir.path().join(stem), unzstd(&p)).unwrap();
-        } else {
-            fs::copy(&p, dir.path().join(&name)).unwrap();
-        }
-    }
-    dir
-}
+pub use pgdiverge_fixtures::unzstd_dir as unpack;
 
 /// Unpacks `samples/wal/vNN/<kind>`.
 pub fn unpack_sample(major: u32, kind: &str) -> tempfile::TempDir {
@@ -234,29 +215,10 @@ pub fn pg_waldump() -> Option<PathBuf> {
 pub fn run_waldump(bin: &Path, wal_dirs: &[&Path], tli: u32, start: Option<Lsn>) -> String {
     let tmp = tempfile::tempdir().unwrap();
     let prefix = format!("{tli:08X}");
-    let mut names: Vec<String> = Vec::new();
-    for partial in [false, true] {
-        for dir in wal_dirs {
-            for e in fs::read_dir(dir).unwrap() {
-                let p = e.unwrap().path();
-                let name = p.file_name().unwrap().to_str().unwrap().to_string();
-                let plain = match name.strip_suffix(".partial") {
-                    Some(s) if partial => s.to_string(),
-                    None if !partial => name.clone(),
-                    _ => continue,
-                };
-                if plain.len() == 24 && plain.starts_with(&prefix) && !names.contains(&plain) {
-                    std::os::unix::fs::symlink(
-                        fs::canonicalize(&p).unwrap(),
-                        tmp.path().join(&plain),
-                    )
-                    .unwrap();
-                    names.push(plain);
-                }
-            }
-        }
-    }
-    names.sort();
+    let names: Vec<String> = pgdiverge_fixtures::waldump_links(wal_dirs, tmp.path())
+        .into_iter()
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
     let mut cmd = Command::new(bin);
     cmd.arg("-p").arg(tmp.path());
     match start {
