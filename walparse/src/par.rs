@@ -116,6 +116,21 @@ pub struct Scanned<A> {
     pub resumed_at: Option<Lsn>,
 }
 
+impl<A> Scanned<A> {
+    /// Nothing read yet: `acc` as `init` made it, the next record expected at `start`.
+    fn empty(acc: A, start: Lsn) -> Self {
+        Scanned {
+            acc,
+            records: 0,
+            first: None,
+            last: None,
+            next: start,
+            end: None,
+            resumed_at: None,
+        }
+    }
+}
+
 impl<A: PartialEq> Scanned<A> {
     /// Same records, accumulator and end as `other` (ignoring [`resumed_at`](Self::resumed_at)).
     pub fn same_as(&self, other: &Scanned<A>) -> bool {
@@ -141,15 +156,7 @@ where
     I: Fn() -> A,
     F: Fn(&mut A, &Record<'_>),
 {
-    let mut out = Scanned {
-        acc: init(),
-        records: 0,
-        first: None,
-        last: None,
-        next: range.start,
-        end: None,
-        resumed_at: None,
-    };
+    let mut out = Scanned::empty(init(), range.start);
     let mut reader = range.reader(source, range.start);
     read_on(&mut reader, range, None, &mut out, &fold)?;
     Ok(out)
@@ -249,15 +256,7 @@ where
         .map(|s| Lsn(s.0.saturating_sub(1)).segno(seg_size));
     let wave = threads as u64 * SEGMENTS_PER_THREAD_PER_WAVE;
 
-    let mut out = Scanned {
-        acc: init(),
-        records: 0,
-        first: None,
-        last: None,
-        next: range.start,
-        end: None,
-        resumed_at: None,
-    };
+    let mut out = Scanned::empty(init(), range.start);
     // What the records stitched so far were read with.
     let mut magic = None;
     let mut sysid = range.system_identifier;
