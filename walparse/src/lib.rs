@@ -16,6 +16,7 @@ pub mod reader;
 pub mod record;
 pub mod rmgr;
 pub mod segment;
+mod sigbus;
 pub mod timeline;
 pub mod version;
 

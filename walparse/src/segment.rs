@@ -1,15 +1,16 @@
 //! Segment files: finding the file for (timeline, segment number) in a set of directories, and
 //! holding its bytes — memory-mapped read-only, or read into memory.
 //!
-//! This is one of the crate's two places with `unsafe` code (the map; the other is the SSE 4.2
+//! This and `sigbus.rs` hold the crate's `unsafe` code for maps (the other place is the SSE 4.2
 //! record CRC in record.rs, behind runtime detection). A mapped file that another process
 //! truncates makes later reads of the lost pages raise SIGBUS. PostgreSQL itself never truncates
 //! a segment (it recycles one by `rename()` and overwrites it in place, and removes one by
 //! `unlink()`, neither of which affects a map), but other writers do: pg_rewind opens the target's
 //! files with `O_TRUNC` and `ftruncate()`s them (file_ops.c), and so do `cp`, restore scripts and
-//! backup tools. So [`ReadMode::Read`] is the default, and [`ReadMode::Mmap`] an explicit choice
-//! for files known not to change. Either way one segment is held at a time, so a reader's memory
-//! stays flat.
+//! backup tools. [`ReadMode::Mmap`] therefore registers every map with a SIGBUS handler that
+//! turns lost pages into zeros; because that handler is process-wide, [`ReadMode::Read`] stays
+//! the library's default and maps are an explicit choice. Either way one segment is held at a
+//! time, so a reader's memory stays flat.
 
 use std::fs::File;
 use std::io::Read;
@@ -22,17 +23,23 @@ use crate::name::segment_file_name;
 /// How segment files are brought into memory.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ReadMode {
-    /// Map the file read-only (no copy). Only for files nothing else writes while they are read:
-    /// a file truncated under the map kills the process with SIGBUS.
+    /// Map the file read-only (no copy). A file truncated by another process while it is mapped
+    /// does not kill the process with SIGBUS: the first map installs a SIGBUS handler for the
+    /// process that turns the lost pages of registered maps into zeros (the reader then finds the
+    /// end of WAL there, as it would in the shorter file; see
+    /// [`Segment::truncated_while_mapped`]) and hands every other SIGBUS to the handler that was
+    /// there before. Choose it when installing that handler is acceptable: `pgdiverge` does.
     Mmap,
-    /// Read the file into an owned buffer (safe against files changed under the reader). The
-    /// default.
+    /// Read the file into an owned buffer with `read()`: a copy (about twice the CPU time of
+    /// a map on the machine measured in benches/), and no signal handler. The default.
     #[default]
     Read,
 }
 
 enum Bytes {
-    Mapped(memmap2::Mmap),
+    /// The guard is declared first so that it is dropped (unregistered) before the map is
+    /// unmapped.
+    Mapped(crate::sigbus::Guard, memmap2::Mmap),
     Owned(Vec<u8>),
 }
 
@@ -77,17 +84,26 @@ impl Segment {
         let bytes = match mode {
             // A zero-length map is an error on some systems; an empty file needs no map.
             ReadMode::Mmap if len > 0 => {
-                // SAFETY: the map is read-only and private to this process. The file is opened
-                // read-only and never written by us. If another process truncates it while
-                // mapped, reading the lost pages raises SIGBUS: that is the documented risk of
-                // `ReadMode::Mmap`, which callers choose only for files nothing else writes.
+                // SAFETY: the map is read-only and private to this process; the file is opened
+                // read-only and never written by us. A file truncated by another process while
+                // mapped would make reads of the lost pages raise SIGBUS: the map is registered
+                // with `sigbus`, whose handler turns such pages into zeros instead (see there),
+                // and it is not used at all when it cannot be registered.
                 // A plain map, faulted in as read: measured against MAP_POPULATE, MADV_SEQUENTIAL
                 // and read() into a buffer in benches/README.md. MAP_POPULATE costs a whole
                 // segment for readers that need one page of it (the record crossing into the
                 // next segment, the first record of a segment) and more system time overall.
                 let map = unsafe { memmap2::MmapOptions::new().len(len as usize).map(&file) }
                     .map_err(io)?;
-                Bytes::Mapped(map)
+                match crate::sigbus::Guard::register(map.as_ptr(), map.len()) {
+                    Some(guard) => Bytes::Mapped(guard, map),
+                    None => {
+                        drop(map);
+                        let mut v = Vec::with_capacity(len as usize);
+                        file.take(len).read_to_end(&mut v).map_err(io)?;
+                        Bytes::Owned(v)
+                    }
+                }
             }
             _ => {
                 let mut v = Vec::with_capacity(len as usize);
@@ -126,8 +142,17 @@ impl Segment {
     #[inline]
     pub fn bytes(&self) -> &[u8] {
         match &self.bytes {
-            Bytes::Mapped(m) => m,
+            Bytes::Mapped(_, m) => m,
             Bytes::Owned(v) => v,
+        }
+    }
+
+    /// True if the file was mapped and another process truncated it while it was read: the
+    /// pages past its new end read as zeros (see [`ReadMode::Mmap`]).
+    pub fn truncated_while_mapped(&self) -> bool {
+        match &self.bytes {
+            Bytes::Mapped(g, _) => g.truncated(),
+            Bytes::Owned(_) => false,
         }
     }
 
