@@ -33,6 +33,13 @@ use crate::report::{Finding, Settings, Severity, Side};
 pub struct OpenOptions {
     /// WAL archive directories (`--archive DIR`), searched after pg_wal, in order.
     pub archives: Vec<PathBuf>,
+    /// Threads for reading the WAL (0: one per available core). The result does not depend on
+    /// it (`walparse::par::scan`).
+    pub threads: usize,
+    /// How segment files are read: `read()` (the default, no side effects) or maps, which cost
+    /// about half the CPU time but install a process-wide SIGBUS handler (see
+    /// `walparse::ReadMode::Mmap`). The `pgdiverge` binary maps.
+    pub read_mode: walparse::ReadMode,
 }
 
 /// Why a directory could not be analysed at all.
@@ -151,6 +158,77 @@ pub struct WalPosition {
     pub reason: String,
 }
 
+/// What the one pass over a cluster's WAL (from its oldest record to the end of WAL) learned
+/// about the records that begin in one segment. Kept so that later questions — how much was
+/// written after a point, where two clusters' records first differ — re-read at most a segment
+/// or two instead of the whole WAL again; a few dozen bytes per segment, so memory stays flat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentSummary {
+    /// The segment number.
+    pub segno: u64,
+    /// The first record that begins in it.
+    pub first: Lsn,
+    /// Records that begin in it.
+    pub records: u64,
+    /// Of those, commit records (`XLOG_XACT_COMMIT`, `XLOG_XACT_COMMIT_PREPARED`).
+    pub commits: u64,
+    /// Order-independent digest of the records' (LSN, `xl_tot_len`, `xl_crc`): the CRC-32C
+    /// covers every byte of a record, so equal digests mean equal records in all but a
+    /// 2^-32-per-record coincidence. Used only to skip equal segments before comparing records
+    /// byte by byte (see `compare::compare_wal`).
+    pub digest: u64,
+}
+
+impl SegmentSummary {
+    /// splitmix64's finaliser: a bijection on u64 that spreads every input bit.
+    fn mix(mut z: u64) -> u64 {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Adds `rec` (which begins in this summary's segment, or starts a new summary).
+    fn add(list: &mut Vec<SegmentSummary>, rec: &walparse::record::Record<'_>, seg: WalSegSize) {
+        let segno = rec.lsn().segno(seg);
+        let d = Self::mix(
+            Self::mix(rec.lsn().0) ^ (u64::from(rec.tot_len()) << 32 | u64::from(rec.crc())),
+        );
+        // xact.h: XLOG_XACT_OPMASK 0x70; COMMIT 0x00, COMMIT_PREPARED 0x30.
+        let commit = u64::from(
+            rec.rmid() == walparse::rmgr::RM_XACT_ID && matches!(rec.info() & 0x70, 0x00 | 0x30),
+        );
+        match list.last_mut() {
+            Some(s) if s.segno == segno => {
+                s.records += 1;
+                s.commits += commit;
+                s.digest = s.digest.wrapping_add(d);
+            }
+            _ => list.push(SegmentSummary {
+                segno,
+                first: rec.lsn(),
+                records: 1,
+                commits: commit,
+                digest: d,
+            }),
+        }
+    }
+
+    /// Joins the summaries of two consecutive stretches of records.
+    fn join(mut a: Vec<SegmentSummary>, b: Vec<SegmentSummary>) -> Vec<SegmentSummary> {
+        let mut b = b.into_iter();
+        if let (Some(last), Some(first)) = (a.last_mut(), b.as_slice().first()) {
+            if last.segno == first.segno {
+                last.records += first.records;
+                last.commits += first.commits;
+                last.digest = last.digest.wrapping_add(first.digest);
+                b.next();
+            }
+        }
+        a.extend(b);
+        a
+    }
+}
+
 /// A data directory, opened read-only.
 #[derive(Debug)]
 pub struct Cluster {
@@ -168,6 +246,8 @@ pub struct Cluster {
     pub wal_dir_is_symlink: bool,
     /// Archive directories searched after pg_wal.
     pub archives: Vec<PathBuf>,
+    /// How its segment files are read ([`OpenOptions::read_mode`]).
+    pub read_mode: walparse::ReadMode,
     /// Every WAL file (segments, partials, histories, backup files) in pg_wal and the archives.
     pub wal_files: Vec<WalFile>,
     /// Parsed history files by timeline; pg_wal's copy first, then archives'.
@@ -192,6 +272,9 @@ pub struct Cluster {
     pub oldest_record: Option<Lsn>,
     /// The end of the WAL it holds in pg_wal, read from the records.
     pub end_of_wal: Option<WalPosition>,
+    /// Per segment, the records read from `oldest_record` on until reading stopped (the end of
+    /// WAL, or a gap), in segment order; segments in which no record begins are absent.
+    pub segments: Vec<SegmentSummary>,
     /// The end of the checkpoint record pg_control points at, when it could be read.
     pub checkpoint_end: Option<Lsn>,
     /// Damage and notable facts found while opening (labelled with `Side::A` by default;
@@ -373,6 +456,7 @@ impl Cluster {
             wal_dir,
             wal_dir_is_symlink,
             archives: opts.archives.clone(),
+            read_mode: opts.read_mode,
             wal_files,
             histories,
             signal,
@@ -385,11 +469,20 @@ impl Cluster {
             spans: Vec::new(),
             oldest_record: None,
             end_of_wal: None,
+            segments: Vec::new(),
             checkpoint_end: None,
             findings,
         };
-        cluster.find_position()?;
+        cluster.find_position(opts.threads)?;
         Ok(cluster)
+    }
+
+    /// The summary of the records that begin in segment `segno` (see [`Cluster::segments`]).
+    pub fn segment_summary(&self, segno: u64) -> Option<&SegmentSummary> {
+        self.segments
+            .binary_search_by_key(&segno, |s| s.segno)
+            .ok()
+            .map(|i| &self.segments[i])
     }
 
     /// The history file for `tli`: pg_wal's copy when there is one, else the first archive's.
@@ -469,7 +562,7 @@ impl Cluster {
         if with_archives {
             dirs.extend(self.archives.iter().cloned());
         }
-        DirSource::new(dirs)
+        DirSource::new(dirs).with_read_mode(self.read_mode)
     }
 
     /// A forward reader of this cluster's WAL from `start` along `spans`, requiring this
@@ -516,25 +609,45 @@ impl Cluster {
         Ok(None)
     }
 
-    /// Reads forward from `start` to the end of WAL; the last valid record and why reading
-    /// stopped.
-    fn scan_to_end(&self, start: Lsn) -> Result<Option<WalPosition>, WalError> {
-        let mut r = self.records(start, &self.spans, false);
-        let mut last: Option<(Lsn, Lsn)> = None;
-        while let Some(rec) = r.next_record()? {
-            last = Some((rec.lsn(), rec.next_lsn()));
-        }
-        let reason = r.end().map(|e| e.to_string()).unwrap_or_default();
-        Ok(last.map(|(lsn, end)| WalPosition {
+    /// Reads forward from `start` to the end of WAL on `threads` threads: the last valid record
+    /// and why reading stopped, and the per-segment summary of the records read.
+    fn scan_to_end(
+        &self,
+        start: Lsn,
+        threads: usize,
+    ) -> Result<(Option<WalPosition>, Vec<SegmentSummary>), WalError> {
+        let threads = match threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let range = walparse::par::ScanRange {
+            start,
+            stop: None,
+            timelines: &self.spans,
+            seg_size: self.seg_size,
+            system_identifier: Some(self.control.system_identifier),
+        };
+        let seg = self.seg_size;
+        let out = walparse::par::scan(
+            &self.source(false),
+            &range,
+            threads,
+            Vec::new,
+            |list, rec| SegmentSummary::add(list, rec, seg),
+            SegmentSummary::join,
+        )?;
+        let reason = out.end.map(|e| e.to_string()).unwrap_or_default();
+        let pos = out.last.map(|lsn| WalPosition {
             last_record: lsn,
-            end,
+            end: out.next,
             tli: tli_of_point(lsn, &self.spans).unwrap_or(self.timeline),
             reason,
-        }))
+        });
+        Ok((pos, out.acc))
     }
 
     /// Establishes the real timeline, its history, the oldest record and the end of WAL.
-    fn find_position(&mut self) -> Result<(), OpenError> {
+    fn find_position(&mut self, threads: usize) -> Result<(), OpenError> {
         let cp_tli = self.control.checkpoint_copy.this_tli;
         let mrp_tli = if self.control.min_recovery_point.is_valid() {
             self.control.min_recovery_point_tli
@@ -607,14 +720,18 @@ impl Cluster {
 
         self.oldest_record = self.oldest_record_lsn(false)?;
         let mut end = match self.oldest_record {
-            Some(start) => self.scan_to_end(start)?,
+            Some(start) => {
+                let (end, segments) = self.scan_to_end(start, threads)?;
+                self.segments = segments;
+                end
+            }
             None => None,
         };
         // A gap in pg_wal stops the forward read early: read again from the checkpoint
         // pg_control points at, which is where PostgreSQL itself starts.
         let cp = self.control.checkpoint;
         if end.as_ref().map_or(true, |e| e.end <= cp) && cp.is_valid() {
-            if let Some(e2) = self.scan_to_end(cp)? {
+            if let (Some(e2), _) = self.scan_to_end(cp, threads)? {
                 if end.as_ref().is_some_and(|e| e.end < cp) {
                     self.findings.push(warning(
                         "wal-gap",
@@ -652,7 +769,8 @@ impl Cluster {
         Ok(())
     }
 
-    /// What this cluster wrote from `point` to its end of WAL (records read from pg_wal).
+    /// What this cluster wrote from `point` to its end of WAL (records read from pg_wal, from
+    /// the oldest record on: the per-segment summary, and a re-read of `point`'s segment).
     pub fn after(&self, point: Lsn) -> Option<crate::report::AfterFork> {
         let end = self.end_of_wal.as_ref()?;
         let start = self.oldest_record?;
@@ -664,16 +782,30 @@ impl Cluster {
         if end.end <= point {
             return Some(out);
         }
-        let mut r = self.records(start.max(Lsn(0)), &self.spans, false);
-        while let Ok(Some(rec)) = r.next_record() {
-            if rec.lsn() < point {
-                continue;
-            }
-            out.records += 1;
-            // xact.h: XLOG_XACT_OPMASK 0x70; COMMIT 0x00, COMMIT_PREPARED 0x30.
-            if rec.rmid() == walparse::rmgr::RM_XACT_ID && matches!(rec.info() & 0x70, 0x00 | 0x30)
-            {
-                out.commits += 1;
+        let seg = point.segno(self.seg_size);
+        for s in self.segments.iter().filter(|s| s.segno > seg) {
+            out.records += s.records;
+            out.commits += s.commits;
+        }
+        // Records of `point`'s own segment: read them again from its first record.
+        if let Some(s) = self.segments.iter().find(|s| s.segno == seg) {
+            let mut r = self.records(s.first, &self.spans, false);
+            let mut left = s.records;
+            while left > 0 {
+                let Ok(Some(rec)) = r.next_record() else {
+                    break;
+                };
+                left -= 1;
+                if rec.lsn() < point {
+                    continue;
+                }
+                out.records += 1;
+                // xact.h: XLOG_XACT_OPMASK 0x70; COMMIT 0x00, COMMIT_PREPARED 0x30.
+                if rec.rmid() == walparse::rmgr::RM_XACT_ID
+                    && matches!(rec.info() & 0x70, 0x00 | 0x30)
+                {
+                    out.commits += 1;
+                }
             }
         }
         Some(out)

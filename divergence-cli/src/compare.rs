@@ -248,15 +248,48 @@ pub fn compare_wal(a: &Cluster, b: &Cluster) -> WalDiff {
     }
 }
 
-/// True if a record starts exactly at `at` when `c`'s WAL is read from `from`.
-fn starts_record_at(c: &Cluster, from: Lsn, at: Lsn) -> Result<bool, walparse::WalError> {
-    let mut r = c.records(from, &c.spans, false);
-    while let Some(rec) = r.next_record()? {
+/// True if a record starts exactly at `at` in `c`'s WAL read from its oldest record (the
+/// records of `at`'s segment, re-read from the first one the summary names).
+fn starts_record_at(c: &Cluster, at: Lsn) -> Result<bool, walparse::WalError> {
+    let Some(s) = c.segment_summary(at.segno(c.seg_size)) else {
+        return Ok(false);
+    };
+    if s.first > at {
+        return Ok(false);
+    }
+    let mut r = c.records(s.first, &c.spans, false);
+    for _ in 0..s.records {
+        let Some(rec) = r.next_record()? else { break };
         if rec.lsn() >= at {
             return Ok(rec.lsn() == at);
         }
     }
     Ok(false)
+}
+
+/// Where the record-by-record comparison from `start` can begin without changing its outcome:
+/// the first record of the last segment, counting from `start`'s, whose summary (records,
+/// digest) is the same on both sides in an unbroken run. Both sides' records before it are then
+/// the same; the comparison still reads that segment, so `common_end` is exact.
+fn skip_equal_segments(a: &Cluster, b: &Cluster, start: Lsn) -> Lsn {
+    let seg = start.segno(a.seg_size);
+    let pos = |c: &Cluster| {
+        c.segments
+            .binary_search_by_key(&seg, |s| s.segno)
+            .ok()
+            .filter(|&i| c.segments[i].first == start)
+    };
+    let (Some(i), Some(j)) = (pos(a), pos(b)) else {
+        return start;
+    };
+    let mut from = start;
+    for (x, y) in a.segments[i..].iter().zip(&b.segments[j..]) {
+        if x != y {
+            break;
+        }
+        from = x.first;
+    }
+    from
 }
 
 fn compare_wal_inner(a: &Cluster, b: &Cluster) -> Result<WalDiff, walparse::WalError> {
@@ -266,10 +299,11 @@ fn compare_wal_inner(a: &Cluster, b: &Cluster) -> Result<WalDiff, walparse::WalE
     // Both sides must start at the same record: the later of the two oldest records, which
     // must also start a record on the side that holds older WAL.
     let start = oa.max(ob);
-    let (older, older_from) = if oa < ob { (a, oa) } else { (b, ob) };
-    if oa != ob && !starts_record_at(older, older_from, start)? {
+    let older = if oa < ob { a } else { b };
+    if oa != ob && !starts_record_at(older, start)? {
         return Ok(WalDiff::NoOverlap);
     }
+    let start = skip_equal_segments(a, b, start);
     let mut ra = a.records(start, &a.spans, false);
     let mut rb = b.records(start, &b.spans, false);
     let mut common_end = start;

@@ -5,7 +5,7 @@
 //! use pgdiverge::{compare, Cluster, OpenOptions, Options};
 //!
 //! # fn main() -> Result<(), pgdiverge::OpenError> {
-//! let opts = OpenOptions { archives: vec![] };
+//! let opts = OpenOptions::default(); // pg_wal only, one reading thread per core
 //! let a = Cluster::open("/srv/old-primary".as_ref(), &opts)?; // read-only
 //! let b = Cluster::open("/srv/new-primary".as_ref(), &opts)?;
 //! let report = compare(&a, &b, &Options::default()); // pure: no I/O beyond the clusters

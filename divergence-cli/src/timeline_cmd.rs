@@ -608,6 +608,9 @@ pub enum TimelineFormat {
 pub fn main(a: &TimelineArgs, ctx: &Context) -> u8 {
     let opts = OpenOptions {
         archives: a.archives.clone(),
+        // Maps: half the CPU time of read(); truncation under a map is guarded.
+        read_mode: walparse::ReadMode::Mmap,
+        ..Default::default()
     };
     let mut clusters = Vec::new();
     for d in &a.dirs {

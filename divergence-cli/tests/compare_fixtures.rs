@@ -49,8 +49,14 @@ fn open(dir: &Path, name: &str, s: &Value) -> Cluster {
                 .collect()
         })
         .unwrap_or_default();
-    Cluster::open(&dir.join(name), &OpenOptions { archives })
-        .unwrap_or_else(|e| panic!("{}: open {name}: {e}", dir.display()))
+    Cluster::open(
+        &dir.join(name),
+        &OpenOptions {
+            archives,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{}: open {name}: {e}", dir.display()))
 }
 
 fn verdict_str(v: Verdict) -> &'static str {

@@ -36,8 +36,14 @@ fn scenarios() -> Vec<pgdiverge_fixtures::Scenario> {
 
 fn open(dir: &Path, name: &str, s: &Value) -> Cluster {
     let archives = pgdiverge_fixtures::archive_dirs(dir, s);
-    Cluster::open(&dir.join(name), &OpenOptions { archives })
-        .unwrap_or_else(|e| panic!("{}: open {name}: {e}", dir.display()))
+    Cluster::open(
+        &dir.join(name),
+        &OpenOptions {
+            archives,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{}: open {name}: {e}", dir.display()))
 }
 
 /// `2026-12-06 18:21:38.209316+00` → µs since 2000-01-01 UTC (PostgreSQL's `TimestampTz`).
