@@ -15,65 +15,17 @@
 
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 
 use walparse::{
     ControlFile, DirSource, EndReason, Lsn, ReadMode, TliSpan, WalEnd, WalReader, WalSegSize,
 };
 
-const BIN: &str = "/usr/lib/postgresql/15/bin";
+mod live_common;
+use live_common::{chown_to_postgres, enabled, initdb, pgbench, run_ok, start};
+
 const PORT: &str = "54915";
-
-fn enabled() -> bool {
-    std::env::var("PGDIVERGE_LIVE_PG").is_ok_and(|v| v == "1")
-}
-
-fn as_postgres(args: &[&str]) -> Command {
-    let mut c = Command::new("runuser");
-    c.args(["-u", "postgres", "--"]).args(args);
-    c
-}
-
-fn run_ok(mut c: Command, what: &str) -> Output {
-    let out = c.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert!(
-        out.status.success(),
-        "{what}: {}\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// Stops the server when dropped, whatever happened; kills pgbench if still running.
-struct Server {
-    data: PathBuf,
-    bench: Option<Child>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut b) = self.bench.take() {
-            let _ = b.kill();
-            let _ = b.wait();
-        }
-        let data = self.data.to_string_lossy().into_owned();
-        let _ = as_postgres(&[
-            &format!("{BIN}/pg_ctl"),
-            "-D",
-            &data,
-            "-m",
-            "fast",
-            "-w",
-            "stop",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    }
-}
 
 fn pgdiverge(args: &[&Path]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pgdiverge"))
@@ -145,32 +97,10 @@ fn reading_wal_while_pgbench_writes() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
-    run_ok(
-        {
-            let mut c = Command::new("chown");
-            c.args(["postgres:postgres"]).arg(root);
-            c
-        },
-        "chown",
-    );
+    chown_to_postgres(root);
     let data = root.join("data");
     let cold = root.join("cold");
-    let sock = root.to_string_lossy().into_owned();
-    let d = data.to_string_lossy().into_owned();
-    run_ok(
-        as_postgres(&[
-            &format!("{BIN}/initdb"),
-            "-D",
-            &d,
-            "-U",
-            "postgres",
-            "-A",
-            "trust",
-            "-k",
-            "--wal-segsize=1",
-        ]),
-        "initdb",
-    );
+    initdb(&data);
     std::fs::write(
         data.join("postgresql.auto.conf"),
         "min_wal_size = 4MB\nmax_wal_size = 6MB\ncheckpoint_timeout = 30s\nfsync = off\n\
@@ -186,37 +116,8 @@ fn reading_wal_while_pgbench_writes() {
         },
         "cp",
     );
-    let mut server = Server {
-        data: data.clone(),
-        bench: None,
-    };
-    run_ok(
-        as_postgres(&[
-            &format!("{BIN}/pg_ctl"),
-            "-D",
-            &d,
-            "-l",
-            &format!("{sock}/server.log"),
-            "-w",
-            "-o",
-            &format!("-k {sock} -p {PORT}"),
-            "start",
-        ]),
-        "pg_ctl start",
-    );
-    let bench = |args: &[&str]| {
-        let mut v = vec![
-            format!("{BIN}/pgbench"),
-            "-h".into(),
-            sock.clone(),
-            "-p".into(),
-        ];
-        v.push(PORT.into());
-        v.extend(args.iter().map(|s| s.to_string()));
-        v.push("postgres".into());
-        let refs: Vec<&str> = v.iter().map(String::as_str).collect();
-        as_postgres(&refs)
-    };
+    let mut server = start(&data, root, PORT);
+    let bench = |args: &[&str]| pgbench(root, PORT, args);
     run_ok(bench(&["-i", "-s", "2", "-q"]), "pgbench -i");
     server.bench = Some(
         bench(&["-T", "25", "-c", "2", "-n"])
