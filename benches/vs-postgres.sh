@@ -14,6 +14,8 @@
 #          pg_waldump -q -p A/pg_wal -s FORK -e END       vs  pgdiverge scan -p A/pg_wal -s FORK -e END
 #                                                          vs  the same with --mmap
 #                                                          vs  the same with --mmap --threads $(nproc)
+#                                                          vs  pgdiverge-floor (benches/src/bin/floor.rs): the same
+#                                                              bytes mapped and one CRC over them, 1 and $(nproc) threads
 #          pg_rewind --dry-run -D A --source-pgdata B     vs  pgdiverge compare A B
 #        after checking that both sides see the same record count (pg_waldump --stats) and the same
 #        answer (pg_rewind would rewind; compare's verdict is rewind). Prints medians, ratios and the
@@ -103,13 +105,16 @@ EOF
   echo "setup: done; A wrote $now MB after the fork"
 }
 
-median() { sort -n | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else printf "%.3f\n", (v[NR/2]+v[NR/2+1])/2}'; }
+median() { sort -n | awk '{v[NR]=$1} END {if (NR%2) printf "%.3f\n", v[(NR+1)/2]; else printf "%.3f\n", (v[NR/2]+v[NR/2+1])/2}'; }
 
-# timed NAME CMD...: runs CMD under /usr/bin/time, appends "seconds maxrss_kB" to $OUT/NAME.
+# timed NAME CMD...: runs CMD under /usr/bin/time (for the peak RSS) and appends "seconds maxrss_kB"
+# to $OUT/NAME; the seconds come from bash's microsecond clock around it (/usr/bin/time's own
+# figure has a 10 ms resolution, too coarse for runs of 0.05 s).
 timed() {
-  local name=$1
+  local name=$1 t0 t1
   shift
-  /usr/bin/time -f "%e %M" -o "$OUT/$name.last" "$@" >/dev/null 2>"$OUT/$name.err" || {
+  t0=$EPOCHREALTIME
+  /usr/bin/time -f "%M" -o "$OUT/$name.last" "$@" >/dev/null 2>"$OUT/$name.err" || {
     local rc=$?
     # pgdiverge compare exits 11 for "rewind": that is its answer, not a failure.
     if ! { [ "$name" = compare ] && [ $rc = 11 ]; }; then
@@ -118,7 +123,8 @@ timed() {
       exit 1
     fi
   }
-  tail -n 1 "$OUT/$name.last" >>"$OUT/$name"
+  t1=$EPOCHREALTIME
+  echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }') $(tail -n 1 "$OUT/$name.last")" >>"$OUT/$name"
 }
 
 run() {
@@ -127,6 +133,11 @@ run() {
   if [ -z "$PGDIVERGE" ]; then
     (cd "$ROOT" && cargo build --release -q -p pgdiverge)
     PGDIVERGE="${CARGO_TARGET_DIR:-$ROOT/target}/release/pgdiverge"
+  fi
+  local floor=${FLOOR:-}
+  if [ -z "$floor" ]; then
+    (cd "$ROOT" && cargo build --release -q -p pgdiverge-benches --bin pgdiverge-floor)
+    floor="${CARGO_TARGET_DIR:-$ROOT/target}/release/pgdiverge-floor"
   fi
   OUT=$(mktemp -d)
   local threads start end
@@ -158,6 +169,12 @@ run() {
     exit 1
   fi
 
+  # The segment files that hold the range (timeline 1, 16 MB segments: 256 per 4 GB).
+  local files=() segno
+  for ((segno = $(lsn_to_int "$start") >> 24; segno <= ($(lsn_to_int "$end") - 1) >> 24; segno++)); do
+    files+=("$A/pg_wal/$(printf '00000001%08X%08X' $((segno >> 8)) $((segno & 255)))")
+  done
+
   echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), load $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "WAL: $A/pg_wal from $start to $end: $wal_bytes bytes, $n_pg records (pg_waldump and pgdiverge agree)"
   echo "answer: pg_rewind --dry-run and pgdiverge compare both rewind from $rw"
@@ -169,6 +186,11 @@ run() {
     timed scan1 "$PGDIVERGE" scan -p "$A/pg_wal" -s "$start" -e "$end" --threads 1
     timed scan1m "$PGDIVERGE" scan -p "$A/pg_wal" -s "$start" -e "$end" --threads 1 --mmap
     timed scanNm "$PGDIVERGE" scan -p "$A/pg_wal" -s "$start" -e "$end" --threads "$threads" --mmap
+    timed floor1 "$floor" "$A/pg_wal" "$start" "$end" 1
+    timed floor1p "$floor" "$A/pg_wal" "$start" "$end" 1 populate
+    timed floorN "$floor" "$A/pg_wal" "$start" "$end" "$threads"
+    timed floorNp "$floor" "$A/pg_wal" "$start" "$end" "$threads" populate
+    timed cat cat "${files[@]}"
     if [ "$(id -u)" = 0 ]; then
       timed rewind runuser -u postgres -- "$PGBIN/pg_rewind" --dry-run -D "$A" --source-pgdata "$B"
     else
@@ -178,14 +200,14 @@ run() {
   done
   local name t r
   declare -A T R
-  for name in waldump scan1 scan1m scanNm rewind compare; do
+  for name in waldump scan1 scan1m scanNm floor1 floor1p floorN floorNp cat rewind compare; do
     T[$name]=$(awk '{print $1}' "$OUT/$name" | median)
     R[$name]=$(awk '{print $2}' "$OUT/$name" | sort -n | tail -n 1)
   done
   ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }'; }
   mbs() { awk -v t="$1" -v n="$wal_bytes" 'BEGIN { if (t > 0) printf "%.0f", n / t / 1e6; else print "inf" }'; }
   printf '%-44s %9s %9s %12s %8s\n' "command" "median s" "MB/s" "peak RSS MB" "speedup"
-  for name in waldump scan1 scan1m scanNm; do
+  for name in waldump scan1 scan1m scanNm floor1 floor1p floorN floorNp cat; do
     t=${T[$name]}
     r=$(awk -v k="${R[$name]}" 'BEGIN { printf "%.1f", k / 1024 }')
     case $name in
@@ -193,6 +215,11 @@ run() {
       scan1) label="pgdiverge scan (read())" ;;
       scan1m) label="pgdiverge scan --mmap" ;;
       scanNm) label="pgdiverge scan --mmap --threads $threads" ;;
+      floor1) label="floor: map + CRC every byte, 1 thread" ;;
+      floor1p) label="floor: the same, MAP_POPULATE" ;;
+      floorN) label="floor: map + CRC every byte, $threads threads" ;;
+      floorNp) label="floor: the same, MAP_POPULATE" ;;
+      cat) label="read() every byte (cat), no CRC" ;;
     esac
     printf '%-44s %9s %9s %12s %8s\n' "$label" "$t" "$(mbs "$t")" "$r" "$(ratio "${T[waldump]}" "$t")x"
   done
@@ -206,6 +233,7 @@ run() {
     printf '%-44s %9s %9s %12s %8s\n' "$label" "$t" "$(mbs "$t")" "$r" "$(ratio "${T[rewind]}" "$t")x"
   done
   echo "targets: scan (one thread) >= 4x pg_waldump, --threads $threads >= 7x, peak RSS <= 64 MB, compare >= 3x pg_rewind"
+  echo "floor: no reader that checks every record's CRC can beat the floor rows (same bytes mapped, one CRC over them, no parsing)"
   echo "busiest other processes now (they share the cores):"
   ps -eo pcpu=,comm= --sort=-pcpu | head -n 3
   rm -rf "$OUT"
