@@ -636,7 +636,8 @@ impl Cluster {
             |list, rec| SegmentSummary::add(list, rec, seg),
             SegmentSummary::join,
         )?;
-        let reason = out.end.map(|e| e.to_string()).unwrap_or_default();
+        let major = Some(self.control.major_version());
+        let reason = out.end.map(|e| e.message(major)).unwrap_or_default();
         let pos = out.last.map(|lsn| WalPosition {
             last_record: lsn,
             end: out.next,

@@ -302,19 +302,6 @@ fn plan(o: &WaldumpOptions) -> Result<Plan, WaldumpError> {
     })
 }
 
-/// The end-of-WAL message in the words of the PostgreSQL version that wrote the WAL
-/// (xlogreader.c: 15 and older say "wanted 24, got 0", 16+ "expected at least 24, got 0").
-pub fn end_message(end: &WalEnd, major: Option<u32>) -> String {
-    match end.reason {
-        EndReason::InvalidRecordLength { tot_len } if major.is_some_and(|m| m <= 15) => format!(
-            "invalid record length at {}: wanted {}, got {tot_len}",
-            end.lsn,
-            walparse::record::SIZE_OF_XLOG_RECORD
-        ),
-        _ => end.to_string(),
-    }
-}
-
 /// Per-rmgr and per-record-type counters (pg_waldump's `XLogStats`).
 #[derive(Clone, Debug, Default)]
 struct Stats {
@@ -928,7 +915,7 @@ pub fn run(
         _ => format!(
             "error in WAL record at {}: {}",
             last_read.unwrap_or(Lsn::INVALID),
-            end_message(e, major.or_else(|| reader.version().map(|v| v.major)))
+            e.message(major.or_else(|| reader.version().map(|v| v.major)))
         ),
     });
     Ok(WaldumpOutcome {

@@ -131,8 +131,25 @@ pub struct WalEnd {
     pub reason: EndReason,
 }
 
+impl WalEnd {
+    /// The message in the words of the PostgreSQL major version that wrote the WAL (`None`:
+    /// the newest): xlogreader.c says "invalid record length at 0/E000A0: wanted 24, got 0" up
+    /// to 15 and "expected at least 24, got 0" from 16 on; the other reasons read the same.
+    pub fn message(&self, major: Option<u32>) -> String {
+        match self.reason {
+            EndReason::InvalidRecordLength { tot_len } if major.is_some_and(|m| m <= 15) => {
+                format!(
+                    "invalid record length at {}: wanted {SIZE_OF_XLOG_RECORD}, got {tot_len}",
+                    self.lsn
+                )
+            }
+            _ => self.to_string(),
+        }
+    }
+}
+
 impl fmt::Display for WalEnd {
-    /// PostgreSQL's wording (v16+), e.g. "invalid record length at 0/E000A0: expected at least
+    /// PostgreSQL's wording (v16+; [`WalEnd::message`] for older versions), e.g. "invalid record length at 0/E000A0: expected at least
     /// 24, got 0".
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let at = self.lsn;

@@ -509,7 +509,8 @@ pub fn activity<S: SegmentSource>(
     }
 
     out.end = reader.end().map_or(last_next, |e| e.lsn);
-    out.end_reason = reader.end().map(|e| e.to_string());
+    let major = reader.version().map(|v| v.major);
+    out.end_reason = reader.end().map(|e| e.message(major));
     out.wal_bytes = out.end.bytes_since(fork);
 
     // Open transactions: wrote after the fork, never ended. Subtransactions fold into their
