@@ -219,9 +219,10 @@ fn main() -> ExitCode {
     }
     match run(cli) {
         Ok(out) => write_stdout(&out),
+        // controldata and scan: the input could not be read (the same code as every command).
         Err(msg) => {
             eprintln!("pgdiverge: {msg}");
-            ExitCode::from(EXIT_ERROR)
+            ExitCode::from(pgdiverge::report::exit::COULD_NOT_ANALYSE as u8)
         }
     }
 }

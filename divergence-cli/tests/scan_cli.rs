@@ -112,3 +112,18 @@ fn scan_counts_the_records_pg_waldump_counts() {
     }
     assert!(checked > 1000, "only {checked} records compared");
 }
+
+#[test]
+fn an_unreadable_directory_exits_3_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-pg_wal");
+    let out = Command::new(env!("CARGO_BIN_EXE_pgdiverge"))
+        .args(["scan", "-s", "0/1000000", "-p"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no-such-pg_wal"), "{err}");
+}
