@@ -127,6 +127,10 @@ struct PairArgs {
     /// Which side to keep when the clusters cannot tell (divergence on one timeline).
     #[arg(long, value_enum)]
     keep: Option<Keep>,
+    /// Threads for reading WAL (default: one per core); 1 keeps the load on a busy database host
+    /// to one core. The answer does not depend on it.
+    #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
+    threads: usize,
 }
 
 impl PairArgs {
@@ -144,7 +148,7 @@ impl PairArgs {
             archives: self.archives.clone(),
             // Maps: half the CPU time of read(); truncation under a map is guarded.
             read_mode: walparse::ReadMode::Mmap,
-            ..Default::default()
+            threads: self.threads,
         };
         let (a, b) = match (open(&self.dir_a, &opts), open(&self.dir_b, &opts)) {
             (Ok(a), Ok(b)) => (a, b),

@@ -401,3 +401,22 @@ fn usage_errors_exit_2() {
         .unwrap();
     assert_eq!(code(&o), 2);
 }
+
+#[test]
+fn the_answer_does_not_depend_on_threads() {
+    for s in pgdiverge_fixtures::scenarios() {
+        let dir = s.unpacked();
+        let names: Vec<String> = s.json["clusters"]
+            .as_object()
+            .expect("clusters")
+            .keys()
+            .cloned()
+            .collect();
+        let (a, b) = (dir.join(&names[0]), dir.join(&names[1]));
+        let run =
+            |threads: &str| pgdiverge(&[&"--format", &"json", &"--threads", &threads, &a, &b]);
+        let (one, three) = (run("1"), run("3"));
+        assert_eq!(code(&one), code(&three), "{}", s.name);
+        assert_eq!(one.stdout, three.stdout, "{}: JSON differs", s.name);
+    }
+}
