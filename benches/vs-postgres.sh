@@ -190,6 +190,8 @@ run() {
     timed floor1p "$floor" "$A/pg_wal" "$start" "$end" 1 populate
     timed floorN "$floor" "$A/pg_wal" "$start" "$end" "$threads"
     timed floorNp "$floor" "$A/pg_wal" "$start" "$end" "$threads" populate
+    timed floor1s "$floor" "$A/pg_wal" "$start" "$end" 1 populate sum
+    timed floorNs "$floor" "$A/pg_wal" "$start" "$end" "$threads" populate sum
     timed cat cat "${files[@]}"
     if [ "$(id -u)" = 0 ]; then
       timed rewind runuser -u postgres -- "$PGBIN/pg_rewind" --dry-run -D "$A" --source-pgdata "$B"
@@ -200,14 +202,14 @@ run() {
   done
   local name t r
   declare -A T R
-  for name in waldump scan1 scan1m scanNm floor1 floor1p floorN floorNp cat rewind compare; do
+  for name in waldump scan1 scan1m scanNm floor1 floor1p floorN floorNp floor1s floorNs cat rewind compare; do
     T[$name]=$(awk '{print $1}' "$OUT/$name" | median)
     R[$name]=$(awk '{print $2}' "$OUT/$name" | sort -n | tail -n 1)
   done
   ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }'; }
   mbs() { awk -v t="$1" -v n="$wal_bytes" 'BEGIN { if (t > 0) printf "%.0f", n / t / 1e6; else print "inf" }'; }
   printf '%-44s %9s %9s %12s %8s\n' "command" "median s" "MB/s" "peak RSS MB" "speedup"
-  for name in waldump scan1 scan1m scanNm floor1 floor1p floorN floorNp cat; do
+  for name in waldump scan1 scan1m scanNm floor1 floor1p floorN floorNp floor1s floorNs cat; do
     t=${T[$name]}
     r=$(awk -v k="${R[$name]}" 'BEGIN { printf "%.1f", k / 1024 }')
     case $name in
@@ -219,6 +221,8 @@ run() {
       floor1p) label="floor: the same, MAP_POPULATE" ;;
       floorN) label="floor: map + CRC every byte, $threads threads" ;;
       floorNp) label="floor: the same, MAP_POPULATE" ;;
+      floor1s) label="map + sum every byte, no CRC, 1 thread" ;;
+      floorNs) label="map + sum every byte, no CRC, $threads threads" ;;
       cat) label="read() every byte (cat), no CRC" ;;
     esac
     printf '%-44s %9s %9s %12s %8s\n' "$label" "$t" "$(mbs "$t")" "$r" "$(ratio "${T[waldump]}" "$t")x"

@@ -5,16 +5,31 @@
 //! reader can beat this process on the same range; `benches/vs-postgres.sh` times it beside
 //! them to show how far a target ratio is from what the machine allows.
 //!
-//!   pgdiverge-floor DIR START END [THREADS] [populate]
+//!   pgdiverge-floor DIR START END [THREADS] [populate] [sum]
 //!
 //! DIR is a pg_wal directory of timeline 1 with 16 MB segments; START and END are LSNs
 //! (`X/Y`). THREADS (default 1) split the segments into contiguous shares. `populate` maps with
 //! MAP_POPULATE (the fastest way to bring a whole segment in, measured in benches/README.md).
+//! `sum` replaces the CRC by a plain sum of the bytes as 64-bit words: what reading every byte
+//! costs without any checksum, to tell how much of the floor a faster CRC could save.
 
 use std::fs::File;
 use std::path::Path;
 
 use walparse::{segment_file_name, Lsn, WalSegSize};
+
+/// A plain sum of `b` as little-endian 64-bit words (the tail bytes added one by one).
+fn sum_of(b: &[u8]) -> u32 {
+    let mut chunks = b.chunks_exact(8);
+    let mut acc = 0u64;
+    for c in &mut chunks {
+        acc = acc.wrapping_add(u64::from_le_bytes(c.try_into().unwrap()));
+    }
+    for &x in chunks.remainder() {
+        acc = acc.wrapping_add(u64::from(x));
+    }
+    (acc ^ (acc >> 32)) as u32
+}
 
 fn crc_of_range(
     dir: &Path,
@@ -22,7 +37,7 @@ fn crc_of_range(
     segnos: &[u64],
     start: Lsn,
     end: Lsn,
-    populate: bool,
+    (populate, sum): (bool, bool),
 ) -> (u32, u64) {
     let (mut crc, mut bytes) = (0u32, 0u64);
     for &s in segnos {
@@ -37,7 +52,11 @@ fn crc_of_range(
         let base = seg.segment_start(s).0;
         let lo = start.0.saturating_sub(base).min(map.len() as u64) as usize;
         let hi = end.0.saturating_sub(base).min(map.len() as u64) as usize;
-        crc = crc32c::crc32c_append(crc, &map[lo..hi]);
+        crc = if sum {
+            crc ^ sum_of(&map[lo..hi])
+        } else {
+            crc32c::crc32c_append(crc, &map[lo..hi])
+        };
         bytes += (hi - lo) as u64;
     }
     (crc, bytes)
@@ -56,14 +75,15 @@ fn main() {
         .get(4)
         .map_or(1, |t| t.parse().expect("THREADS"))
         .max(1);
-    let populate = args.get(5).is_some_and(|p| p == "populate");
+    let populate = args.iter().skip(5).any(|a| a == "populate");
+    let sum = args.iter().skip(5).any(|a| a == "sum");
     let seg = WalSegSize::new(16 << 20).unwrap();
     let segnos: Vec<u64> = (start.segno(seg)..=Lsn(end.0 - 1).segno(seg)).collect();
     let share = segnos.len().div_ceil(threads);
     let results: Vec<(u32, u64)> = std::thread::scope(|sc| {
         let handles: Vec<_> = segnos
             .chunks(share)
-            .map(|part| sc.spawn(move || crc_of_range(dir, seg, part, start, end, populate)))
+            .map(|part| sc.spawn(move || crc_of_range(dir, seg, part, start, end, (populate, sum))))
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
