@@ -173,9 +173,9 @@ pub struct SegmentSummary {
     /// Of those, commit records (`XLOG_XACT_COMMIT`, `XLOG_XACT_COMMIT_PREPARED`).
     pub commits: u64,
     /// Order-independent digest of the records' (LSN, `xl_tot_len`, `xl_crc`): the CRC-32C
-    /// covers every byte of a record, so equal digests mean equal records in all but a
-    /// 2^-32-per-record coincidence. Used only to skip equal segments before comparing records
-    /// byte by byte (see `compare::compare_wal`).
+    /// covers every byte of a record, so equal digests mean equal records but for a record
+    /// whose CRC collides (2^-32). Used only to skip leading segments that are equal on both
+    /// sides before comparing records byte by byte (see `compare::compare_wal`).
     pub digest: u64,
 }
 
