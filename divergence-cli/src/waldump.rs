@@ -4,8 +4,8 @@
 //! (one JSON object per record).
 //!
 //! Differences from pg_waldump, on purpose: after `desc:` and the record type's name, the details
-//! (`rm_desc`, e.g. `off 3 flags 0x00`) are printed for the common record types of PostgreSQL 15
-//! WAL only (`waldump_desc.rs`), otherwise left out; `.partial` files
+//! (`rm_desc`, e.g. `off 3 flags 0x00`) are printed for the record types of PostgreSQL 15 WAL
+//! that `waldump_desc.rs` describes (every type in the fixtures), otherwise left out; `.partial` files
 //! are read when no complete segment exists; without `-s` and `STARTSEG` the dump starts at the
 //! oldest segment of the timeline found in the directory; reaching the end of the WAL is
 //! reported on stderr in pg_waldump's words but is not a failure (exit status 0).

@@ -1,6 +1,7 @@
 //! pg_waldump's record descriptions (`rm_desc`, `src/backend/access/rmgrdesc/*.c` of
 //! PostgreSQL 15) for the record types a diverged cluster mostly holds: XLOG checkpoints and
-//! friends, Standby RUNNING_XACTS/LOCK, Transaction COMMIT/ABORT without extras, Heap and Heap2
+//! friends, Standby RUNNING_XACTS/LOCK/INVALIDATIONS, Transaction COMMIT/ABORT (but prepared
+//! transactions and replication origins) and INVALIDATIONS, Heap and Heap2
 //! DML, Btree, Storage CREATE, CLOG, Database CREATE_FILE_COPY.
 //!
 //! Only WAL written by PostgreSQL 15 is described (other majors word several of these
@@ -56,25 +57,82 @@ fn relpath(spc: u32, db: u32, rel: u32, fork: u32) -> Option<String> {
     }
 }
 
-fn xact_finish(f: &XactFinish<'_>) -> Option<String> {
-    // XACT_COMPLETION_* flags in xinfo, and the extras this module does not print.
+/// standbydesc.c `standby_desc_invalidations`: the invalidation messages (16-byte
+/// `SharedInvalidationMessage`s), or "" when there are none. `None` for message kinds whose
+/// wording has not been checked against pg_waldump (relmap, unknown ids).
+fn invalidations(msgs: &[u8], db: u32, ts: u32, relcache_init_file: bool) -> Option<String> {
+    if msgs.is_empty() {
+        return Some(String::new());
+    }
+    let mut s = String::new();
+    if relcache_init_file {
+        s.push_str(&format!("; relcache init file inval dbid {db} tsid {ts}"));
+    }
+    s.push_str("; inval msgs:");
+    for m in msgs.chunks_exact(16) {
+        // sinval.h: an int8 id first; catalog, relcache and snapshot messages carry their OID
+        // at offset 8 (after the database OID at 4).
+        let id = m[0] as i8;
+        match id {
+            0.. => s.push_str(&format!(" catcache {id}")),
+            -1 => s.push_str(&format!(" catalog {}", u32_at(m, 8)?)),
+            -2 => s.push_str(&format!(" relcache {}", u32_at(m, 8)?)),
+            -3 => s.push_str(" smgr"),
+            -5 => s.push_str(&format!(" snapshot {}", u32_at(m, 8)?)),
+            _ => return None,
+        }
+    }
+    Some(s)
+}
+
+/// xactdesc.c `xact_desc_commit` / `xact_desc_abort` (15): time; dropped relations;
+/// subtransactions; dropped statistics; invalidations (commit); apply_feedback and sync flags.
+/// `None` for prepared transactions and replication origins, whose wording has not been checked
+/// against pg_waldump here.
+fn xact_finish(f: &XactFinish<'_>, commit: bool) -> Option<String> {
+    // xact.h XACT_COMPLETION_* flags in xinfo.
     const APPLY_FEEDBACK: u32 = 1 << 29;
+    const UPDATE_RELCACHE_FILE: u32 = 1 << 30;
     const FORCE_SYNC: u32 = 1 << 31;
-    if !f.dropped_rels.is_empty()
-        || f.dropped_stats != 0
-        || f.invalidations != 0
-        || f.twophase_xid.is_some()
-        || f.origin.is_some()
-    {
+    if f.twophase_xid.is_some() || f.origin.is_some() {
         return None;
     }
     let mut s = timestamptz_to_str(f.xact_time);
+    if !f.dropped_rels.is_empty() {
+        s.push_str("; rels:");
+        for r in f.dropped_rels.iter() {
+            s.push(' ');
+            s.push_str(&relpath(r.spc, r.db, r.rel, 0)?);
+        }
+    }
     if !f.subxacts.is_empty() {
         s.push_str("; subxacts:");
         for x in f.subxacts.iter() {
             s.push_str(&format!(" {x}"));
         }
     }
+    if !f.dropped_stats_items.is_empty() {
+        // xl_xact_stats_item (15–17): int kind, Oid dboid, Oid objoid.
+        s.push_str("; dropped stats:");
+        for it in f.dropped_stats_items.chunks_exact(12) {
+            s.push_str(&format!(
+                " {}/{}/{}",
+                i32_at(it, 0)?,
+                u32_at(it, 4)?,
+                u32_at(it, 8)?
+            ));
+        }
+    }
+    if !commit {
+        return Some(s);
+    }
+    let (db, ts) = f.db_ts.unwrap_or((0, 0));
+    s.push_str(&invalidations(
+        f.invalidation_msgs,
+        db,
+        ts,
+        f.xinfo & UPDATE_RELCACHE_FILE != 0,
+    )?);
     if f.xinfo & APPLY_FEEDBACK != 0 {
         s.push_str("; apply_feedback");
     }
@@ -145,7 +203,10 @@ pub fn describe(r: &Record<'_>) -> Option<String> {
             _ => None,
         },
         1 => match xact::decode(r).ok()?? {
-            XactRecord::Commit(f) | XactRecord::Abort(f) => xact_finish(&f),
+            XactRecord::Commit(f) => xact_finish(&f, true),
+            XactRecord::Abort(f) => xact_finish(&f, false),
+            // xact_desc: XLOG_XACT_INVALIDATIONS, no database, no init-file flag.
+            XactRecord::Invalidations { msgs } => invalidations(msgs, 0, 0, false),
             _ => None,
         },
         // smgrdesc.c: XLOG_SMGR_CREATE.
@@ -202,6 +263,13 @@ pub fn describe(r: &Record<'_>) -> Option<String> {
                     }
                 }
                 Some(s)
+            }
+            // XLOG_INVALIDATIONS: xl_invalidations {dbId, tsId, bool relcacheInitFileInval,
+            // int nmsgs, msgs[]}.
+            0x20 => {
+                let n = usize::try_from(i32_at(d, 12)?).ok()?;
+                let msgs = d.get(16..16 + n.checked_mul(16)?)?;
+                invalidations(msgs, u32_at(d, 0)?, u32_at(d, 4)?, *d.get(8)? != 0)
             }
             _ => None,
         },

@@ -492,7 +492,7 @@ pub fn activity<S: SegmentSource>(
                         );
                     }
                 }
-                Some(XactRecord::Invalidations) | None => {
+                Some(XactRecord::Invalidations { .. }) | None => {
                     if rec.xid() != 0 {
                         pending.entry(rec.xid()).or_default().add(&rec, after);
                     }

@@ -104,8 +104,12 @@ pub struct XactFinish<'a> {
     pub dropped_rels: RelList<'a>,
     /// Number of dropped-statistics items (15+).
     pub dropped_stats: u32,
+    /// The dropped-statistics items themselves (`xl_xact_stats_item`, `XactLayout`'s size each).
+    pub dropped_stats_items: &'a [u8],
     /// Number of invalidation messages (commit only).
     pub invalidations: u32,
+    /// The invalidation messages themselves (`SharedInvalidationMessage`, 16 bytes each).
+    pub invalidation_msgs: &'a [u8],
     /// The prepared transaction's xid (`HAS_TWOPHASE`; `xl_xid` is 0 then).
     pub twophase_xid: Option<u32>,
     /// The prepared transaction's GID (`HAS_GID`, 11+, `wal_level=logical`), without its NUL.
@@ -142,8 +146,12 @@ pub enum XactRecord<'a> {
         /// The subtransactions assigned.
         subxacts: XidList<'a>,
     },
-    /// `XLOG_XACT_INVALIDATIONS` (14+).
-    Invalidations,
+    /// `XLOG_XACT_INVALIDATIONS` (14+): invalidation messages logged before commit for
+    /// logical decoding.
+    Invalidations {
+        /// The messages (`SharedInvalidationMessage`, 16 bytes each).
+        msgs: &'a [u8],
+    },
 }
 
 /// pg_waldump's name of a Transaction record type (`xact_identify`).
@@ -221,7 +229,9 @@ fn parse_finish<'a>(rec: &Record<'a>, is_commit: bool) -> Result<XactFinish<'a>,
         subxacts: XidList::default(),
         dropped_rels: RelList::default(),
         dropped_stats: 0,
+        dropped_stats_items: &[],
         invalidations: 0,
+        invalidation_msgs: &[],
         twophase_xid: None,
         gid: None,
         origin: None,
@@ -237,10 +247,10 @@ fn parse_finish<'a>(rec: &Record<'a>, is_commit: bool) -> Result<XactFinish<'a>,
     }
     let stats_item = rec.version().xact.dropped_stats_item;
     if stats_item != 0 && xinfo & XINFO_HAS_DROPPED_STATS != 0 {
-        f.dropped_stats = r.counted(stats_item)?.0;
+        (f.dropped_stats, f.dropped_stats_items) = r.counted(stats_item)?;
     }
     if is_commit && xinfo & XINFO_HAS_INVALS != 0 {
-        f.invalidations = r.counted(16)?.0;
+        (f.invalidations, f.invalidation_msgs) = r.counted(16)?;
     }
     if xinfo & XINFO_HAS_TWOPHASE != 0 {
         f.twophase_xid = Some(r.u32()?);
@@ -302,7 +312,17 @@ pub fn decode<'a>(rec: &Record<'a>) -> Result<Option<XactRecord<'a>>, PayloadErr
                 subxacts: XidList(r.counted(4)?.1),
             }
         }
-        0x60 => XactRecord::Invalidations,
+        // xl_xact_invals: int nmsgs, then the messages.
+        0x60 => {
+            let mut r = Reader {
+                d: rec.main_data(),
+                pos: 0,
+                lsn: rec.lsn(),
+            };
+            XactRecord::Invalidations {
+                msgs: r.counted(16)?.1,
+            }
+        }
         _ => return Ok(None),
     }))
 }
