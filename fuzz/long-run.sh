@@ -47,8 +47,13 @@ last=$({ grep -E '^#[0-9]+' "$log" || true; } | tail -n 1)
 cov=$(field cov <<<"$last")
 ft=$(field ft <<<"$last")
 corp=$(field corp <<<"$last")
-if grep -qE '^==[0-9]+== ERROR|^SUMMARY: |deadly signal|Test unit written' "$log"; then
+# A crash, leak, timeout or out-of-memory writes crash-/leak-/timeout-/oom- artifacts; a
+# slow-unit- artifact (a unit over 10 s, -report_slow_units) is only a report — and what a pause
+# (SIGSTOP) in the middle of a unit looks like.
+if grep -qE '^==[0-9]+== ERROR|^SUMMARY: |deadly signal|Test unit written to .*/(crash|leak|timeout|oom)-' "$log"; then
   result="FINDING (see $log)"
+elif grep -q 'Test unit written to .*/slow-unit-' "$log"; then
+  result="no finding; slow unit reported (see $log)"
 else
   result="no finding"
 fi
