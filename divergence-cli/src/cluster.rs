@@ -193,10 +193,7 @@ impl SegmentSummary {
         let d = Self::mix(
             Self::mix(rec.lsn().0) ^ (u64::from(rec.tot_len()) << 32 | u64::from(rec.crc())),
         );
-        // xact.h: XLOG_XACT_OPMASK 0x70; COMMIT 0x00, COMMIT_PREPARED 0x30.
-        let commit = u64::from(
-            rec.rmid() == walparse::rmgr::RM_XACT_ID && matches!(rec.info() & 0x70, 0x00 | 0x30),
-        );
+        let commit = u64::from(is_commit(rec));
         match list.last_mut() {
             Some(s) if s.segno == segno => {
                 s.records += 1;
@@ -227,6 +224,12 @@ impl SegmentSummary {
         a.extend(b);
         a
     }
+}
+
+/// A commit record: `XLOG_XACT_COMMIT` or `XLOG_XACT_COMMIT_PREPARED` (xact.h).
+fn is_commit(rec: &walparse::record::Record<'_>) -> bool {
+    use walparse::rmgr::xact::XLOG_XACT_OPMASK;
+    rec.rmid() == walparse::rmgr::RM_XACT_ID && matches!(rec.info() & XLOG_XACT_OPMASK, 0x00 | 0x30)
 }
 
 /// A data directory, opened read-only.
@@ -801,12 +804,7 @@ impl Cluster {
                     continue;
                 }
                 out.records += 1;
-                // xact.h: XLOG_XACT_OPMASK 0x70; COMMIT 0x00, COMMIT_PREPARED 0x30.
-                if rec.rmid() == walparse::rmgr::RM_XACT_ID
-                    && matches!(rec.info() & 0x70, 0x00 | 0x30)
-                {
-                    out.commits += 1;
-                }
+                out.commits += u64::from(is_commit(&rec));
             }
         }
         Some(out)

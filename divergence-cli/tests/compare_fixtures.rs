@@ -40,15 +40,7 @@ fn pair(s: &Value) -> (String, String) {
 }
 
 fn open(dir: &Path, name: &str, s: &Value) -> Cluster {
-    let archives = s["archives"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str())
-                .map(|x| dir.join(x))
-                .collect()
-        })
-        .unwrap_or_default();
+    let archives = pgdiverge_fixtures::archive_dirs(dir, s);
     Cluster::open(
         &dir.join(name),
         &OpenOptions {

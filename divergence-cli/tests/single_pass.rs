@@ -13,15 +13,7 @@ use serde_json::Value;
 use walparse::{Lsn, ReadMode};
 
 fn open(dir: &Path, name: &str, s: &Value, threads: usize, read_mode: ReadMode) -> Cluster {
-    let archives = s["archives"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str())
-                .map(|x| dir.join(x))
-                .collect()
-        })
-        .unwrap_or_default();
+    let archives = pgdiverge_fixtures::archive_dirs(dir, s);
     let opts = OpenOptions {
         archives,
         threads,
