@@ -61,8 +61,10 @@ pub struct Totals {
     pub fpi_bytes: u64,
 }
 
-/// The segment size from the long page header of the first WAL segment file in `dir`.
-pub fn segment_size_of(dir: &Path) -> Result<WalSegSize, ScanError> {
+/// The segment size, and the major version that wrote the WAL (from `xlp_magic`; `None` for a
+/// magic outside 10–18), from the long page header of the first WAL segment file in `dir` that
+/// has a readable one.
+pub fn wal_format_of(dir: &Path) -> Result<(WalSegSize, Option<u32>), ScanError> {
     let list = std::fs::read_dir(dir).map_err(|source| ScanError::ReadDir {
         path: dir.to_path_buf(),
         source,
@@ -84,19 +86,29 @@ pub fn segment_size_of(dir: &Path) -> Result<WalSegSize, ScanError> {
         if std::io::Read::read_exact(&mut f, &mut head).is_err() {
             continue;
         }
-        if let Some(size) = PageHeader::parse(&head)
-            .and_then(|h| h.long)
-            .and_then(|l| WalSegSize::new(l.seg_size))
-        {
-            return Ok(size);
+        let Some(header) = PageHeader::parse(&head) else {
+            continue;
+        };
+        if let Some(size) = header.long.and_then(|l| WalSegSize::new(l.seg_size)) {
+            return Ok((size, walparse::major_from_page_magic(header.magic)));
         }
     }
     Err(ScanError::NoSegment(dir.to_path_buf()))
 }
 
+/// What a scan found: the totals, and the major version whose words [`render`] uses for the
+/// end of WAL.
+#[derive(Clone, Debug)]
+pub struct ScanReport {
+    /// The records read and where the range ended.
+    pub scanned: Scanned<Totals>,
+    /// The major version that wrote the WAL (from the first segment's `xlp_magic`).
+    pub major: Option<u32>,
+}
+
 /// Scans the range and returns the totals.
-pub fn scan(args: &ScanArgs) -> Result<Scanned<Totals>, ScanError> {
-    let seg_size = segment_size_of(&args.dir)?;
+pub fn scan(args: &ScanArgs) -> Result<ScanReport, ScanError> {
+    let (seg_size, major) = wal_format_of(&args.dir)?;
     let history = if args.timeline > 1 {
         let path = args.dir.join(format!("{:08X}.history", args.timeline));
         if path.is_file() {
@@ -126,18 +138,14 @@ pub fn scan(args: &ScanArgs) -> Result<Scanned<Totals>, ScanError> {
         blocks: a.blocks + b.blocks,
         fpi_bytes: a.fpi_bytes + b.fpi_bytes,
     };
-    Ok(par::scan(
-        &source,
-        &range,
-        args.threads,
-        Totals::default,
-        fold,
-        reduce,
-    )?)
+    let scanned = par::scan(&source, &range, args.threads, Totals::default, fold, reduce)?;
+    Ok(ScanReport { scanned, major })
 }
 
-/// The report: one `key: value` line each.
-pub fn render(s: &Scanned<Totals>) -> String {
+/// The report: one `key: value` line each; the end of WAL in the words of the WAL's version
+/// (as that version's pg_waldump would say it).
+pub fn render(report: &ScanReport) -> String {
+    let s = &report.scanned;
     let mut out = String::new();
     let lsn = |l: Option<Lsn>| l.map_or_else(|| "-".to_string(), |l| l.to_string());
     let _ = writeln!(out, "records: {}", s.records);
@@ -149,7 +157,7 @@ pub fn render(s: &Scanned<Totals>) -> String {
     let _ = writeln!(out, "next record: {}", s.next);
     match &s.end {
         Some(end) => {
-            let _ = writeln!(out, "end of WAL: {end}");
+            let _ = writeln!(out, "end of WAL: {}", end.message(report.major));
         }
         None => {
             let _ = writeln!(out, "end of WAL: not reached");

@@ -49,6 +49,25 @@ fn scan(dir: &Path, start: &str, extra: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// The first record of the first timeline-1 segment file in `wal`, if there is one.
+fn first_timeline1_record(wal: &Path) -> Option<walparse::Lsn> {
+    let mut tl1: Vec<String> = std::fs::read_dir(wal)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.len() == 24 && n.starts_with("00000001"))
+        .collect();
+    tl1.sort();
+    let first = tl1.first()?;
+    let seg = std::fs::read(wal.join(first)).unwrap();
+    let seg_size =
+        walparse::WalSegSize::new(u32::from_le_bytes(seg[32..36].try_into().unwrap())).unwrap();
+    let segno = u64::from_str_radix(&first[8..16], 16).unwrap() * seg_size.segments_per_xlogid()
+        + u64::from_str_radix(&first[16..24], 16).unwrap();
+    walparse::first_record_lsn_in_segment(walparse::DirSource::new([wal]), 1, segno, seg_size)
+        .unwrap()
+}
+
 #[test]
 fn scan_counts_the_records_pg_waldump_counts() {
     if !Path::new(PG_WALDUMP).exists() {
@@ -62,28 +81,7 @@ fn scan_counts_the_records_pg_waldump_counts() {
         }
         for name in s.cluster_names() {
             let wal = s.cluster(&name).join("pg_wal");
-            let mut tl1: Vec<String> = std::fs::read_dir(&wal)
-                .into_iter()
-                .flatten()
-                .filter_map(|e| e.ok()?.file_name().into_string().ok())
-                .filter(|n| n.len() == 24 && n.starts_with("00000001"))
-                .collect();
-            tl1.sort();
-            let Some(first) = tl1.first() else { continue };
-            let seg = std::fs::read(wal.join(first)).unwrap();
-            let seg_size =
-                walparse::WalSegSize::new(u32::from_le_bytes(seg[32..36].try_into().unwrap()))
-                    .unwrap();
-            let segno = u64::from_str_radix(&first[8..16], 16).unwrap()
-                * seg_size.segments_per_xlogid()
-                + u64::from_str_radix(&first[16..24], 16).unwrap();
-            let Some(start) = walparse::first_record_lsn_in_segment(
-                walparse::DirSource::new([&wal]),
-                1,
-                segno,
-                seg_size,
-            )
-            .unwrap() else {
+            let Some(start) = first_timeline1_record(&wal) else {
                 continue;
             };
             let start = start.to_string();
@@ -111,6 +109,36 @@ fn scan_counts_the_records_pg_waldump_counts() {
         }
     }
     assert!(checked > 1000, "only {checked} records compared");
+}
+
+/// The end of WAL in the words of the version that wrote it: xlogreader.c says "wanted 24" up to
+/// 15 and "expected at least 24" from 16 on, and so does each version's pg_waldump.
+#[test]
+fn the_end_of_wal_reads_in_the_words_of_its_version() {
+    let (mut old, mut new) = (0, 0);
+    for s in pgdiverge_fixtures::scenarios() {
+        let major = s.pg_version();
+        for name in s.cluster_names() {
+            let wal = s.cluster(&name).join("pg_wal");
+            let Some(start) = first_timeline1_record(&wal) else {
+                continue;
+            };
+            let out = scan(&wal, &start.to_string(), &[]);
+            let end = field(&out, "end of WAL");
+            if !end.starts_with("invalid record length") {
+                continue;
+            }
+            let what = format!("{}/{name} (PostgreSQL {major}): {end}", s.name);
+            if major <= 15 {
+                assert!(end.ends_with(": wanted 24, got 0"), "{what}");
+                old += 1;
+            } else {
+                assert!(end.ends_with(": expected at least 24, got 0"), "{what}");
+                new += 1;
+            }
+        }
+    }
+    assert!(old > 0 && new > 0, "checked {old} ≤15 and {new} 16+ ends");
 }
 
 #[test]
