@@ -1,8 +1,8 @@
 //! pg_waldump's record descriptions (`rm_desc`, `src/backend/access/rmgrdesc/*.c` of
 //! PostgreSQL 15) for the record types a diverged cluster mostly holds: XLOG checkpoints and
-//! friends, Standby RUNNING_XACTS/LOCK/INVALIDATIONS, Transaction COMMIT/ABORT (but prepared
-//! transactions and replication origins) and INVALIDATIONS, Heap and Heap2
-//! DML, Btree, Storage CREATE, CLOG, Database CREATE_FILE_COPY.
+//! friends, Standby RUNNING_XACTS/LOCK/INVALIDATIONS, Transaction COMMIT/ABORT, PREPARE,
+//! COMMIT_PREPARED/ABORT_PREPARED (with replication origins) and INVALIDATIONS, Heap and Heap2
+//! DML (and NEW_CID, wal_level=logical), Btree, Storage CREATE, CLOG, Database CREATE_FILE_COPY.
 //!
 //! Only WAL written by PostgreSQL 15 is described (other majors word several of these
 //! differently, e.g. 16's `off: 3, flags: 0x00`); anything not covered returns `None`, and the
@@ -85,47 +85,93 @@ fn invalidations(msgs: &[u8], db: u32, ts: u32, relcache_init_file: bool) -> Opt
     Some(s)
 }
 
-/// xactdesc.c `xact_desc_commit` / `xact_desc_abort` (15): time; dropped relations;
-/// subtransactions; dropped statistics; invalidations (commit); apply_feedback and sync flags.
-/// `None` for prepared transactions and replication origins, whose wording has not been checked
-/// against pg_waldump here.
-fn xact_finish(f: &XactFinish<'_>, commit: bool) -> Option<String> {
+/// `relpath`s of relations (tablespace, database, relation) after `label` ("; rels:
+/// base/5/16384 …"), or "" when there are none (xactdesc.c `xact_desc_relations`).
+fn rels(label: &str, locators: impl Iterator<Item = (u32, u32, u32)>) -> Option<String> {
+    let mut s = String::new();
+    for (i, (spc, db, rel)) in locators.enumerate() {
+        if i == 0 {
+            s.push_str(&format!("; {label}:"));
+        }
+        s.push(' ');
+        s.push_str(&relpath(spc, db, rel, 0)?);
+    }
+    Some(s)
+}
+
+/// 12-byte `RelFileNode`s (tablespace, database, relation) as tuples.
+fn locators(b: &[u8]) -> impl Iterator<Item = (u32, u32, u32)> + '_ {
+    b.chunks_exact(12)
+        .filter_map(|r| Some((u32_at(r, 0)?, u32_at(r, 4)?, u32_at(r, 8)?)))
+}
+
+/// xactdesc.c `xact_desc_stats`: dropped-statistics items (`xl_xact_stats_item` of 15–17:
+/// int kind, Oid dboid, Oid objoid) after "; {prefix}dropped stats:", or "" when there are none.
+fn dropped_stats(prefix: &str, items: &[u8]) -> Option<String> {
+    if items.is_empty() {
+        return Some(String::new());
+    }
+    let mut s = format!("; {prefix}dropped stats:");
+    for it in items.chunks_exact(12) {
+        s.push_str(&format!(
+            " {}/{}/{}",
+            i32_at(it, 0)?,
+            u32_at(it, 4)?,
+            u32_at(it, 8)?
+        ));
+    }
+    Some(s)
+}
+
+/// xactdesc.c `xact_desc_subxacts`, or "" when there are none.
+fn subxacts(xids: impl Iterator<Item = u32>) -> String {
+    let mut s = String::new();
+    for (i, x) in xids.enumerate() {
+        if i == 0 {
+            s.push_str("; subxacts:");
+        }
+        s.push_str(&format!(" {x}"));
+    }
+    s
+}
+
+/// "; origin: node N, lsn X/X, at TIME": the record's replication origin (0 when the record
+/// carries none) and the origin LSN and time from the record's data.
+fn origin(node: Option<u16>, lsn: walparse::Lsn, at: i64) -> String {
+    format!(
+        "; origin: node {}, lsn {lsn}, at {}",
+        node.unwrap_or(0),
+        timestamptz_to_str(at)
+    )
+}
+
+/// xactdesc.c `xact_desc_commit` / `xact_desc_abort` (15): the prepared transaction's xid (for
+/// COMMIT_PREPARED / ABORT_PREPARED); time; dropped relations; subtransactions; then for a
+/// commit dropped statistics, invalidations, apply_feedback and sync flags and the replication
+/// origin, and for an abort the origin before the dropped statistics (the order pg_waldump 15
+/// prints them in).
+fn xact_finish(f: &XactFinish<'_>, commit: bool, node: Option<u16>) -> Option<String> {
     // xact.h XACT_COMPLETION_* flags in xinfo.
     const APPLY_FEEDBACK: u32 = 1 << 29;
     const UPDATE_RELCACHE_FILE: u32 = 1 << 30;
     const FORCE_SYNC: u32 = 1 << 31;
-    if f.twophase_xid.is_some() || f.origin.is_some() {
-        return None;
+    let mut s = String::new();
+    if let Some(xid) = f.twophase_xid {
+        s.push_str(&format!("{xid}: "));
     }
-    let mut s = timestamptz_to_str(f.xact_time);
-    if !f.dropped_rels.is_empty() {
-        s.push_str("; rels:");
-        for r in f.dropped_rels.iter() {
-            s.push(' ');
-            s.push_str(&relpath(r.spc, r.db, r.rel, 0)?);
-        }
-    }
-    if !f.subxacts.is_empty() {
-        s.push_str("; subxacts:");
-        for x in f.subxacts.iter() {
-            s.push_str(&format!(" {x}"));
-        }
-    }
-    if !f.dropped_stats_items.is_empty() {
-        // xl_xact_stats_item (15–17): int kind, Oid dboid, Oid objoid.
-        s.push_str("; dropped stats:");
-        for it in f.dropped_stats_items.chunks_exact(12) {
-            s.push_str(&format!(
-                " {}/{}/{}",
-                i32_at(it, 0)?,
-                u32_at(it, 4)?,
-                u32_at(it, 8)?
-            ));
-        }
-    }
+    s.push_str(&timestamptz_to_str(f.xact_time));
+    s.push_str(&rels(
+        "rels",
+        f.dropped_rels.iter().map(|r| (r.spc, r.db, r.rel)),
+    )?);
+    s.push_str(&subxacts(f.subxacts.iter()));
+    let origin = f.origin.map(|(lsn, at)| origin(node, lsn, at));
     if !commit {
+        s.push_str(origin.as_deref().unwrap_or(""));
+        s.push_str(&dropped_stats("", f.dropped_stats_items)?);
         return Some(s);
     }
+    s.push_str(&dropped_stats("", f.dropped_stats_items)?);
     let (db, ts) = f.db_ts.unwrap_or((0, 0));
     s.push_str(&invalidations(
         f.invalidation_msgs,
@@ -138,6 +184,58 @@ fn xact_finish(f: &XactFinish<'_>, commit: bool) -> Option<String> {
     }
     if f.xinfo & FORCE_SYNC != 0 {
         s.push_str("; sync");
+    }
+    s.push_str(origin.as_deref().unwrap_or(""));
+    Some(s)
+}
+
+/// xactdesc.c `xact_desc_prepare` (15) of an `xl_xact_prepare` (twophase.c's state-file header,
+/// 72 bytes in 15: magic, total_len, xid, database, prepared_at, owner, nsubxacts, ncommitrels,
+/// nabortrels, ncommitstats, nabortstats, ninvalmsgs, initfileinval, gidlen, origin_lsn,
+/// origin_timestamp) followed, each part MAXALIGNed, by the GID, subtransactions, relations
+/// dropped at commit and at abort, statistics dropped at commit and at abort, invalidations
+/// (`ParsePrepareRecord`).
+fn xact_prepare(d: &[u8], node: Option<u16>) -> Option<String> {
+    const HEADER: usize = 72;
+    let maxalign = |n: usize| n.checked_add(7).map(|n| n & !7);
+    let count = |off: usize| usize::try_from(i32_at(d, off)?).ok();
+    let (nsub, ncommitrels, nabortrels) = (count(28)?, count(32)?, count(36)?);
+    let (ncommitstats, nabortstats, ninval) = (count(40)?, count(44)?, count(48)?);
+    let initfileinval = *d.get(52)? != 0;
+    let gidlen = usize::from(u16_at(d, 54)?);
+    let mut at = HEADER;
+    let mut part = |len: usize| -> Option<&[u8]> {
+        let bytes = d.get(at..at.checked_add(len)?)?;
+        at = maxalign(at + len)?;
+        Some(bytes)
+    };
+    let gid = part(gidlen)?;
+    let gid = gid.split(|&c| c == 0).next().unwrap_or(gid);
+    let sub = part(nsub.checked_mul(4)?)?;
+    let commit_rels = part(ncommitrels.checked_mul(12)?)?;
+    let abort_rels = part(nabortrels.checked_mul(12)?)?;
+    let commit_stats = part(ncommitstats.checked_mul(12)?)?;
+    let abort_stats = part(nabortstats.checked_mul(12)?)?;
+    let msgs = part(ninval.checked_mul(16)?)?;
+    let mut s = format!(
+        "gid {}: {}",
+        String::from_utf8_lossy(gid),
+        timestamptz_to_str(i64::from_le_bytes(d.get(16..24)?.try_into().ok()?))
+    );
+    s.push_str(&rels("rels(commit)", locators(commit_rels))?);
+    s.push_str(&rels("rels(abort)", locators(abort_rels))?);
+    s.push_str(&dropped_stats("commit ", commit_stats)?);
+    s.push_str(&dropped_stats("abort ", abort_stats)?);
+    s.push_str(&subxacts(sub.chunks_exact(4).filter_map(|x| u32_at(x, 0))));
+    s.push_str(&invalidations(msgs, u32_at(d, 12)?, 0, initfileinval)?);
+    // PrepareRedoAdd's rule: the origin is shown when the record has one.
+    if node.is_some_and(|n| n != 0) {
+        let lsn = walparse::Lsn(u64::from_le_bytes(d.get(56..64)?.try_into().ok()?));
+        s.push_str(&origin(
+            node,
+            lsn,
+            i64::from_le_bytes(d.get(64..72)?.try_into().ok()?),
+        ));
     }
     Some(s)
 }
@@ -203,8 +301,13 @@ pub fn describe(r: &Record<'_>) -> Option<String> {
             _ => None,
         },
         1 => match xact::decode(r).ok()?? {
-            XactRecord::Commit(f) => xact_finish(&f, true),
-            XactRecord::Abort(f) => xact_finish(&f, false),
+            XactRecord::Commit(f) | XactRecord::CommitPrepared(f) => {
+                xact_finish(&f, true, r.origin())
+            }
+            XactRecord::Abort(f) | XactRecord::AbortPrepared(f) => {
+                xact_finish(&f, false, r.origin())
+            }
+            XactRecord::Prepare { .. } => xact_prepare(d, r.origin()),
             // xact_desc: XLOG_XACT_INVALIDATIONS, no database, no init-file flag.
             XactRecord::Invalidations { msgs } => invalidations(msgs, 0, 0, false),
             _ => None,
@@ -285,6 +388,19 @@ pub fn describe(r: &Record<'_>) -> Option<String> {
             0x30 => Some(format!("cutoff xid {} ntuples {}", u32_at(d, 0)?, u16_at(d, 4)?)),
             0x40 => Some(format!("cutoff xid {} flags 0x{:02X}", u32_at(d, 0)?, d.get(4)?)),
             0x50 => Some(format!("{} tuples flags 0x{:02X}", u16_at(d, 2)?, d.first()?)),
+            // XLOG_HEAP2_NEW_CID (wal_level=logical): xl_heap_new_cid {top_xid, cmin, cmax,
+            // combocid, RelFileNode target_node, ItemPointerData target_tid}.
+            0x70 => Some(format!(
+                "rel {}/{}/{}; tid {}/{}; cmin: {}, cmax: {}, combo: {}",
+                u32_at(d, 16)?,
+                u32_at(d, 20)?,
+                u32_at(d, 24)?,
+                (u32::from(u16_at(d, 28)?) << 16) | u32::from(u16_at(d, 30)?),
+                u16_at(d, 32)?,
+                u32_at(d, 4)?,
+                u32_at(d, 8)?,
+                u32_at(d, 12)?
+            )),
             _ => None,
         },
         // heapdesc.c heap_desc
