@@ -148,7 +148,8 @@ impl StreamInput {
     }
 }
 
-/// Everything a consumer does with a record: blocks, main data, the rmgr decoders, the name.
+/// Everything a consumer does with a record: blocks, main data, the rmgr decoders, the name,
+/// `pgdiverge waldump`'s rendering.
 fn touch(rec: &Record<'_>) -> usize {
     let mut n = rec.main_data().len() + rec.rec_len() as usize;
     for b in rec.blocks() {
@@ -158,6 +159,10 @@ fn touch(rec: &Record<'_>) -> usize {
         n += b.block as usize;
     }
     n += record_type_name(rec).map_or(0, str::len);
+    // `pgdiverge waldump`'s lines, descriptions included (they read record payloads at fixed
+    // offsets), in both block-reference layouts.
+    n += pgdiverge::waldump::render_record(rec, true).len();
+    n += pgdiverge::waldump::render_record(rec, false).len();
     match rec.rmid() {
         0 => n += usize::from(xlog::decode(rec).is_ok()),
         1 => n += usize::from(matches!(xact::decode(rec), Ok(Some(_)))),
