@@ -11,7 +11,8 @@ use live_common::{as_postgres, chown_to_postgres, enabled, initdb, run_ok, start
 /// Runs `scripts` (each one psql session, read from a file) on a fresh PostgreSQL 15 cluster with
 /// `conf` appended to its postgresql.conf, stops it, and requires `pgdiverge waldump` to print
 /// exactly pg_waldump's lines for the WAL they wrote — and pg_waldump to have printed each of
-/// `needles`, so the records meant to be covered were really written.
+/// `needles`, so the records meant to be covered were really written. In the scripts `@ROOT@`
+/// stands for the server's directory, in which `ts/` is an empty directory for a tablespace.
 fn same_lines_as_pg_waldump(port: &str, conf: &str, scripts: &[&str], needles: &[&str]) {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
@@ -24,6 +25,8 @@ fn same_lines_as_pg_waldump(port: &str, conf: &str, scripts: &[&str], needles: &
         .unwrap();
     std::io::Write::write_all(&mut f, conf.as_bytes()).unwrap();
     let sock = root.to_string_lossy().into_owned();
+    std::fs::create_dir(root.join("ts")).unwrap();
+    chown_to_postgres(&root.join("ts"));
     let psql = |args: &[&str]| {
         let mut v = vec![
             format!("{BIN}/psql"),
@@ -50,36 +53,41 @@ fn same_lines_as_pg_waldump(port: &str, conf: &str, scripts: &[&str], needles: &
         start_lsn = psql(&["-c", "select pg_current_wal_insert_lsn()"]);
         let file = root.join("script.sql");
         for sql in scripts {
-            std::fs::write(&file, sql).unwrap();
+            std::fs::write(&file, sql.replace("@ROOT@", &sock)).unwrap();
             psql(&["-f", &file.to_string_lossy()]);
         }
     }
     let wal = data.join("pg_wal");
-    let theirs = Command::new(format!("{BIN}/pg_waldump"))
-        .arg("-p")
-        .arg(&wal)
-        .args(["-s", &start_lsn])
-        .env("TZ", "UTC")
-        .output()
-        .unwrap();
-    let ours = Command::new(env!("CARGO_BIN_EXE_pgdiverge"))
-        .arg("waldump")
-        .arg("-p")
-        .arg(&wal)
-        .args(["-s", &start_lsn])
-        .output()
-        .unwrap();
-    let (t, o) = (
-        String::from_utf8_lossy(&theirs.stdout),
-        String::from_utf8_lossy(&ours.stdout),
-    );
-    for needle in needles {
-        assert!(t.contains(needle), "pg_waldump printed no {needle:?}: {t}");
-    }
-    let (tl, ol): (Vec<&str>, Vec<&str>) = (t.lines().collect(), o.lines().collect());
-    assert_eq!(tl.len(), ol.len(), "line counts");
-    for (a, b) in ol.iter().zip(&tl) {
-        assert_eq!(a, b);
+    // Both layouts: block references on the record's line, and -b's one line each.
+    for extra in [&[][..], &["-b"][..]] {
+        let theirs = Command::new(format!("{BIN}/pg_waldump"))
+            .args(extra)
+            .arg("-p")
+            .arg(&wal)
+            .args(["-s", &start_lsn])
+            .env("TZ", "UTC")
+            .output()
+            .unwrap();
+        let ours = Command::new(env!("CARGO_BIN_EXE_pgdiverge"))
+            .arg("waldump")
+            .args(extra)
+            .arg("-p")
+            .arg(&wal)
+            .args(["-s", &start_lsn])
+            .output()
+            .unwrap();
+        let (t, o) = (
+            String::from_utf8_lossy(&theirs.stdout),
+            String::from_utf8_lossy(&ours.stdout),
+        );
+        for needle in needles {
+            assert!(t.contains(needle), "pg_waldump printed no {needle:?}: {t}");
+        }
+        let (tl, ol): (Vec<&str>, Vec<&str>) = (t.lines().collect(), o.lines().collect());
+        assert_eq!(tl.len(), ol.len(), "line counts {extra:?}");
+        for (a, b) in ol.iter().zip(&tl) {
+            assert_eq!(a, b, "{extra:?}");
+        }
     }
 }
 
@@ -156,6 +164,125 @@ fn descriptions_of_prepared_transactions_and_replication_origins_match_pg_waldum
             "; origin: node 1, lsn 0/ABCDF5, at ",
             "; origin: node 1, lsn 0/ABCDF6, at ",
             "desc: NEW_CID rel ",
+        ],
+    );
+}
+
+/// Every built-in resource manager's records as pg_waldump 15 describes them: the index access
+/// methods (hash, GIN with its pending list and posting trees, GiST, SP-GiST, BRIN, and bloom's
+/// generic records), sequences, tablespaces, databases, the relation map, multixacts, commit
+/// timestamps, replication origins, logical messages, restore points, heap truncation and
+/// speculative insertion, relation truncation.
+#[test]
+fn descriptions_of_every_resource_manager_match_pg_waldump() {
+    if !enabled() {
+        eprintln!("live_waldump: skipped (set PGDIVERGE_LIVE_PG=1 to run)");
+        return;
+    }
+    same_lines_as_pg_waldump(
+        "54920",
+        "wal_level = logical\ntrack_commit_timestamp = on\nwal_keep_size = 1GB\n",
+        &[
+            "create sequence sq; select nextval('sq'); select setval('sq', 100);
+             create table h(a int, b int[], c tsvector, d point, e text);
+             create index on h using hash(a);
+             create index on h using gin(b);
+             create index on h using gist(d);
+             create index on h using brin(a);
+             create index on h using spgist(e);
+             insert into h select g, array[g, g+1], to_tsvector('english', 'word' || g),
+               point(g, g), 'text' || g from generate_series(1, 2000) g;
+             delete from h where a % 3 = 0;
+             update h set a = a + 1 where a % 5 = 0;
+             vacuum h;
+             select pg_create_restore_point('rp1');
+             select pg_logical_emit_message(true, 'pfx', 'hello');
+             select pg_logical_emit_message(false, 'pfx', 'world');
+             vacuum full pg_class;
+             create tablespace tsp location '@ROOT@/ts';
+             create table tt(a int) tablespace tsp; insert into tt values (1); drop table tt;
+             drop tablespace tsp;
+             select pg_switch_wal();
+             create database db2; drop database db2;",
+            "create table g(a int, b int[]) with (autovacuum_enabled = off);
+             create index g_gin on g using gin(b) with (fastupdate = on);
+             insert into g select g, array[1, 2, g % 10] from generate_series(1, 5000) g;
+             select gin_clean_pending_list('g_gin');
+             delete from g where a % 2 = 0;
+             vacuum g;
+             create table sp(t text);
+             create index on sp using spgist(t);
+             insert into sp select 'abcdefgh' || g from generate_series(1, 3000) g;
+             insert into sp select 'zz' || g || 'yy' from generate_series(1, 300) g;
+             insert into sp select 'ab' from generate_series(1, 50) g;
+             delete from sp;
+             vacuum sp;
+             create table gi(p point);
+             create index on gi using gist(p);
+             insert into gi select point(g, g) from generate_series(1, 5000) g;
+             delete from gi;
+             vacuum gi;
+             insert into gi select point(g, g) from generate_series(1, 5000) g;
+             create table hh(a int) with (autovacuum_enabled = off);
+             create index on hh using hash(a);
+             insert into hh select 1 from generate_series(1, 3000);
+             delete from hh where ctid > '(5,0)';
+             vacuum hh;
+             create table br(a int);
+             create index br_i on br using brin(a) with (pages_per_range = 1);
+             insert into br select g from generate_series(1, 2000) g;
+             update br set a = a + 1 where a < 100;
+             select brin_summarize_new_values('br_i');
+             select brin_desummarize_range('br_i', 0);
+             create table tr(a int); insert into tr select generate_series(1, 10000);
+             delete from tr where a > 10; vacuum tr;
+             truncate tr restart identity cascade;
+             create table up(a int primary key, b int);
+             insert into up values (1, 1);
+             insert into up values (1, 2) on conflict (a) do update set b = 3;
+             insert into up values (2, 2) on conflict do nothing;
+             select pg_replication_origin_create('o2');
+             select pg_replication_origin_advance('o2', '0/12345');
+             select pg_replication_origin_drop('o2');
+             create extension bloom;
+             create table bl(a int, b int);
+             create index on bl using bloom(a, b);
+             insert into bl values (1, 2), (3, 4);
+             create table lu(a int primary key, b int); insert into lu values (1, 1);
+             begin; select * from lu for share; savepoint s; update lu set b = 2 where a = 1;
+             commit;
+             checkpoint;",
+        ],
+        &[
+            "desc: LOG rel ",
+            "desc: INIT_META_PAGE num_tuples ",
+            "desc: SPLIT_ALLOCATE_PAGE new_bucket ",
+            "desc: SQUEEZE_PAGE prevblkno ",
+            "desc: INSERT isdata: ",
+            "desc: VACUUM_DATA_LEAF_PAGE ",
+            "desc: DELETE_LISTPAGE ndeleted: ",
+            "desc: PAGE_SPLIT page_split: ",
+            "desc: PAGE_DELETE deleteXid ",
+            "desc: PICKSPLIT ndelete: ",
+            "desc: ADD_NODE off: ",
+            "desc: SPLIT_TUPLE prefixoff: ",
+            "desc: VACUUM_REDIRECT ntoplaceholder: ",
+            "desc: CREATE_INDEX v1 ",
+            "desc: DESUMMARIZE pagesPerRange ",
+            "desc: RESTORE_POINT rp1",
+            "desc: MESSAGE transactional, prefix \"pfx\"; payload (5 bytes): 68 65 6C 6C 6F",
+            "desc: UPDATE database ",
+            "desc: CREATE pg_tblspc/",
+            "desc: CREATE_WAL_LOG create dir ",
+            "desc: DROP dir ",
+            "desc: TRUNCATE cascade restart_seqs nrelids 1 relids ",
+            "desc: HEAP_CONFIRM off ",
+            "desc: SET set ",
+            "desc: DROP drop ",
+            "rmgr: Generic ",
+            "desc: CREATE_ID ",
+            "desc: ZERO_MEM_PAGE ",
+            " to 1 blocks flags ",
         ],
     );
 }

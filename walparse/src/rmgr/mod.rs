@@ -86,7 +86,8 @@ pub fn record_type_name(rec: &Record<'_>) -> Option<&'static str> {
             } else {
                 "HOT_UPDATE"
             }),
-            0x50 => Some("CONFIRM"),
+            // heapdesc.c heap_identify names it with the prefix, unlike its neighbours.
+            0x50 => Some("HEAP_CONFIRM"),
             0x60 => Some("LOCK"),
             0x70 => Some("INPLACE"),
             _ => None,
