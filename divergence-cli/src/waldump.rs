@@ -4,8 +4,8 @@
 //! (one JSON object per record).
 //!
 //! Differences from pg_waldump, on purpose: after `desc:` and the record type's name, the details
-//! (`rm_desc`, e.g. `off 3 flags 0x00`) are printed for the record types of PostgreSQL 15 WAL
-//! that `waldump_desc.rs` describes (every type in the fixtures), otherwise left out; `.partial` files
+//! (`rm_desc`, e.g. `off 3 flags 0x00`) are printed in the words of the WAL's version for WAL of
+//! 14–18 (`waldump_desc.rs`), and left out for older WAL; `.partial` files
 //! are read when no complete segment exists; without `-s` and `STARTSEG` the dump starts at the
 //! oldest segment of the timeline found in the directory; reaching the end of the WAL is
 //! reported on stderr in pg_waldump's words but is not a failure (exit status 0).
@@ -308,6 +308,8 @@ struct Stats {
     start: Lsn,
     end: Lsn,
     count: u64,
+    /// The major version of the WAL (from the first record), for the wording.
+    major: Option<u32>,
     /// rmid → (count, rec_len, fpi_len).
     rmgr: BTreeMap<u8, (u64, u64, u64)>,
     /// (rmid, recid) → (name, count, rec_len, fpi_len).
@@ -319,6 +321,7 @@ impl Stats {
     fn add(&mut self, r: &Record<'_>) {
         if self.count == 0 {
             self.start = r.lsn();
+            self.major = Some(r.version().major);
         }
         self.count += 1;
         self.end = r.next_lsn();
@@ -416,7 +419,7 @@ fn stats_rows(s: &Stats, mode: StatsMode) -> Vec<StatsRow> {
     }
 }
 
-/// pg_waldump 15's `XLogDumpDisplayStats`.
+/// pg_waldump's `XLogDumpDisplayStats` (15+; 14's has no "WAL statistics between" line).
 fn render_stats(s: &Stats, mode: StatsMode) -> String {
     use std::fmt::Write as _;
     let rows = stats_rows(s, mode);
@@ -425,7 +428,9 @@ fn render_stats(s: &Stats, mode: StatsMode) -> String {
     });
     let tlen = trec + tfpi;
     let mut o = String::new();
-    let _ = writeln!(o, "WAL statistics between {} and {}:", s.start, s.end);
+    if s.major.map_or(true, |m| m >= 15) {
+        let _ = writeln!(o, "WAL statistics between {} and {}:", s.start, s.end);
+    }
     let _ = writeln!(
         o,
         "{:<27} {:>20} {:>8} {:>20} {:>8} {:>20} {:>8} {:>20} {:>8}",
@@ -697,7 +702,7 @@ pub fn type_name(r: &Record<'_>) -> Option<&'static str> {
     })
 }
 
-/// pg_waldump 15's record line (`XLogDumpDisplayRecord`) with the type name as description;
+/// pg_waldump's record line (`XLogDumpDisplayRecord`) with the type name and its description;
 /// with `bkp_details` (`-b`) the block references follow on their own tab-indented lines
 /// (`XLogRecGetBlockRefInfo`, detailed), otherwise on the line in the compact form.
 pub fn render_record(r: &Record<'_>, bkp_details: bool) -> String {

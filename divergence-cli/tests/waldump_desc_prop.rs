@@ -1,6 +1,6 @@
 //! `pgdiverge waldump`'s descriptions read record payloads at fixed offsets; on hostile bytes
 //! (any resource manager, any info bits, any main data, any data for block 0) they must give a
-//! description or none, never panic. PostgreSQL 15 records, the only ones described.
+//! description or none, never panic. Records of every described major, 14 to 18.
 
 use proptest::prelude::*;
 use walparse::record::Record;
@@ -43,10 +43,11 @@ fn raw_record(rmid: u8, info: u8, main: &[u8], block0: Option<&[u8]>) -> Vec<u8>
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(10000))]
+    #![proptest_config(ProptestConfig::with_cases(20000))]
 
     #[test]
     fn descriptions_never_panic_on_hostile_payloads(
+        major in 14u32..=18,
         rmid in 0u8..=21,
         info in any::<u8>(),
         // Mostly short payloads: the layouts are read within their first few dozen bytes.
@@ -59,8 +60,8 @@ proptest! {
         let raw = raw_record(rmid, info, &main, block0.as_deref());
         let lsn = Lsn(0x0100_0028);
         let end = Lsn(lsn.0 + raw.len() as u64);
-        let v15 = WalVersion::for_major(15).unwrap();
-        let rec = Record::decode(&raw, lsn, end, end.maxalign(), v15).unwrap();
+        let version = WalVersion::for_major(major).unwrap();
+        let rec = Record::decode(&raw, lsn, end, end.maxalign(), version).unwrap();
         prop_assert_eq!(rec.main_data(), &main[..]);
         let _ = pgdiverge::waldump_desc::describe(&rec);
         let line = pgdiverge::waldump::render_record(&rec, true);

@@ -61,7 +61,7 @@ pub(super) fn c_g(v: f64) -> String {
 }
 
 /// hashdesc.c `hash_desc`.
-pub(super) fn hash(d: &[u8], info: u8) -> Option<String> {
+pub(super) fn hash(major: u32, d: &[u8], info: u8) -> Option<String> {
     Some(match info {
         // xl_hash_init_meta_page {double num_tuples; RegProcedure procid; uint16 ffactor}
         0x00 => format!(
@@ -102,6 +102,14 @@ pub(super) fn hash(d: &[u8], info: u8) -> Option<String> {
             tf(flag(d, 1)?)
         ),
         0xB0 => format!("ntuples {}", c_g(f64_at(d, 0)?)),
+        // xl_hash_vacuum_one_page: {latestRemovedXid; int ntuples} up to 15, then
+        // {snapshotConflictHorizon; uint16 ntuples; bool isCatalogRel}.
+        0xC0 if major >= 16 => format!(
+            "ntuples {}, snapshotConflictHorizon {}, isCatalogRel {}",
+            u16_at(d, 4)?,
+            u32_at(d, 0)?,
+            tf(flag(d, 6)?)
+        ),
         0xC0 => format!(
             "ntuples {}, latestRemovedXid {}",
             i32_at(d, 4)?,
@@ -213,10 +221,17 @@ pub(super) fn gin(r: &Record<'_>, d: &[u8], info: u8) -> Option<String> {
     })
 }
 
-/// gistdesc.c `gist_desc`.
-pub(super) fn gist(d: &[u8], info: u8) -> Option<String> {
+/// gistdesc.c `gist_desc` (16 renamed latestRemovedXid and added isCatalogRel).
+pub(super) fn gist(major: u32, d: &[u8], info: u8) -> Option<String> {
     Some(match info {
         0x00 | 0x70 => String::new(),
+        // gistxlogDelete {xid; uint16 ntodelete; bool isCatalogRel (16+)}
+        0x10 if major >= 16 => format!(
+            "delete: snapshotConflictHorizon {}, nitems: {}, isCatalogRel {}",
+            u32_at(d, 0)?,
+            u16_at(d, 4)?,
+            tf(flag(d, 6)?)
+        ),
         0x10 => format!(
             "delete: latestRemovedXid {}, nitems: {}",
             u32_at(d, 0)?,
@@ -225,15 +240,23 @@ pub(super) fn gist(d: &[u8], info: u8) -> Option<String> {
         // gistxlogPageReuse {RelFileNode node; BlockNumber block; FullTransactionId xid}
         0x20 => {
             let xid = u64_at(d, 16)?;
-            format!(
-                "rel {}/{}/{}; blk {}; latestRemovedXid {}:{}",
+            let rel = format!(
+                "rel {}/{}/{}; blk {}",
                 u32_at(d, 0)?,
                 u32_at(d, 4)?,
                 u32_at(d, 8)?,
-                u32_at(d, 12)?,
-                xid >> 32,
-                xid as u32
-            )
+                u32_at(d, 12)?
+            );
+            if major >= 16 {
+                format!(
+                    "{rel}; snapshotConflictHorizon {}:{}, isCatalogRel {}",
+                    xid >> 32,
+                    xid as u32,
+                    tf(flag(d, 24)?)
+                )
+            } else {
+                format!("{rel}; latestRemovedXid {}:{}", xid >> 32, xid as u32)
+            }
         }
         // gistxlogPageSplit {BlockNumber origrlink; GistNSN orignsn; bool origleaf; uint16 npage}
         0x30 => format!("page_split: splits to {} pages", u16_at(d, 18)?),
