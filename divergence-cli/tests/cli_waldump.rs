@@ -1,6 +1,7 @@
 //! `pgdiverge waldump` against PostgreSQL 15's own pg_waldump, run live on every PostgreSQL 15
-//! fixture (each data directory, each timeline it holds) with the flags we support; plus golden
-//! text and JSON outputs, filters, and errors.
+//! fixture (each data directory, each timeline it holds) with the flags we support, and against
+//! the pg_waldump of 14, 16, 17 and 18 on their fixtures when `PGDIVERGE_PG_BINARIES` holds them;
+//! plus golden text and JSON outputs, filters, and errors.
 //!
 //! Every line is compared byte for byte, descriptions (`rm_desc`) included. `compare_listings`
 //! can tolerate a line whose description pgdiverge leaves at the record type's name (record
@@ -40,9 +41,10 @@ fn segment_start(dir: &Path, name: &str) -> String {
     format!("{:X}/{:X}", lsn >> 32, lsn as u32)
 }
 
-/// The line without the program prefix of error lines.
+/// The line without the program prefix of error lines (14 says "fatal", 15+ "error").
 fn strip_prefix(l: &str) -> &str {
     l.strip_prefix("pg_waldump: error: ")
+        .or_else(|| l.strip_prefix("pg_waldump: fatal: "))
         .or_else(|| l.strip_prefix("pgdiverge: "))
         .unwrap_or(l)
 }
@@ -96,6 +98,10 @@ fn output_text(o: &std::process::Output) -> String {
 }
 
 fn run_both(dir: &Path, args: &[&str]) -> (String, String) {
+    run_both_with(PG_WALDUMP, dir, args)
+}
+
+fn run_both_with(pg_waldump: &str, dir: &Path, args: &[&str]) -> (String, String) {
     let ours = Command::new(env!("CARGO_BIN_EXE_pgdiverge"))
         .arg("waldump")
         .args(args)
@@ -109,7 +115,7 @@ fn run_both(dir: &Path, args: &[&str]) -> (String, String) {
         String::from_utf8_lossy(&ours.stderr)
     );
     // Times in descriptions are UTC on our side.
-    let theirs = Command::new(PG_WALDUMP)
+    let theirs = Command::new(pg_waldump)
         .args(args)
         .current_dir(dir)
         .env("TZ", "UTC")
@@ -124,9 +130,47 @@ fn waldump_matches_pg_waldump_15_on_every_pg15_fixture() {
         eprintln!("skipped: {PG_WALDUMP} is not installed (apt-get install postgresql-15)");
         return;
     }
+    let (compared, exact, loose) = compare_on_fixtures(PG_WALDUMP, 15);
+    assert!(compared >= 100, "only {compared} comparisons");
+    // Every line matches byte for byte, descriptions included.
+    eprintln!("{compared} runs: {exact} lines identical, {loose} equal but for rm_desc details");
+    assert_eq!(
+        loose, 0,
+        "{exact} identical, {loose} without rm_desc details: describe those record types in waldump_desc.rs"
+    );
+}
+
+/// The same on the fixtures of 14, 16, 17 and 18, with each major's own pg_waldump.
+#[test]
+fn waldump_matches_the_pg_waldump_of_each_major_on_its_fixtures() {
+    let majors = pgdiverge_fixtures::other_pg_binaries();
+    if majors.is_empty() {
+        eprintln!("skipped: PGDIVERGE_PG_BINARIES is not set (fixtures/pg-binaries.sh)");
+        return;
+    }
+    for (major, bin) in majors {
+        let pg_waldump = bin.join("pg_waldump");
+        let (compared, exact, loose) =
+            compare_on_fixtures(&pg_waldump.to_string_lossy(), major.into());
+        eprintln!("PostgreSQL {major}: {compared} runs, {exact} lines identical");
+        assert!(
+            compared >= 20,
+            "PostgreSQL {major}: only {compared} comparisons"
+        );
+        assert_eq!(
+            loose, 0,
+            "PostgreSQL {major}: {loose} lines without rm_desc details"
+        );
+    }
+}
+
+/// Runs `pg_waldump` and `pgdiverge waldump` with the same flags on every timeline of every
+/// data directory of every fixture of `major` and compares their listings; returns the runs,
+/// the lines identical and the lines equal but for the description.
+fn compare_on_fixtures(pg_waldump: &str, major: u64) -> (usize, usize, usize) {
     let tmp = tempfile::tempdir().unwrap();
     let (mut compared, mut exact, mut loose) = (0, 0, 0);
-    for s in scenarios().iter().filter(|s| s.pg_version() == 15) {
+    for s in scenarios().iter().filter(|s| s.pg_version() == major) {
         for c in s.clusters() {
             let dest: PathBuf = tmp.path().join(&s.name).join(&c);
             for (tli, first) in plain_wal_dir(&s.dir.join(&c), &dest) {
@@ -134,7 +178,7 @@ fn waldump_matches_pg_waldump_15_on_every_pg15_fixture() {
                 let t = tli.to_string();
                 let base = ["-p", ".", "-t", t.as_str(), "-s", start.as_str()];
                 // A record LSN and an xid from the listing, for -e / -x.
-                let (listing, _) = run_both(&dest, &base);
+                let (listing, _) = run_both_with(pg_waldump, &dest, &base);
                 let lsns: Vec<&str> = listing
                     .lines()
                     .filter_map(|l| l.split("lsn: ").nth(1)?.split(',').next())
@@ -174,8 +218,8 @@ fn waldump_matches_pg_waldump_15_on_every_pg15_fixture() {
                 for v in variants {
                     let mut args = base.to_vec();
                     args.extend(v.iter().copied());
-                    let (ours, theirs) = run_both(&dest, &args);
-                    let what = format!("{} {c} pg_waldump {}", s.name, args.join(" "));
+                    let (ours, theirs) = run_both_with(pg_waldump, &dest, &args);
+                    let what = format!("{} {c} {pg_waldump} {}", s.name, args.join(" "));
                     let (e, l) = compare_listings(&ours, &theirs, &what);
                     exact += e;
                     loose += l;
@@ -184,13 +228,7 @@ fn waldump_matches_pg_waldump_15_on_every_pg15_fixture() {
             }
         }
     }
-    assert!(compared >= 100, "only {compared} comparisons");
-    // Every line matches byte for byte, descriptions included.
-    eprintln!("{compared} runs: {exact} lines identical, {loose} equal but for rm_desc details");
-    assert_eq!(
-        loose, 0,
-        "{exact} identical, {loose} without rm_desc details: describe those record types in waldump_desc.rs"
-    );
+    (compared, exact, loose)
 }
 
 #[test]

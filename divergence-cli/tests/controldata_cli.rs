@@ -1,5 +1,6 @@
 //! `pgdiverge controldata DIR`: byte-for-byte equal to pg_controldata 15 (committed outputs of the
-//! samples and fixtures, and the live tool when installed, run with `TZ=UTC LC_ALL=C`), the
+//! samples and fixtures, and the live tool when installed, run with `TZ=UTC LC_ALL=C`) and to the
+//! pg_controldata of 14, 16, 17 and 18 when `PGDIVERGE_PG_BINARIES` holds them, the
 //! version-specific rows of 10–18, the JSON object, and errors.
 
 use std::path::Path;
@@ -104,6 +105,42 @@ fn every_fixture_equals_pg_controldata_byte_for_byte() {
         }
     }
     eprintln!("compared {n} fixture clusters");
+}
+
+/// Each major's own pg_controldata (14, 16, 17, 18 from `PGDIVERGE_PG_BINARIES`) on that major's
+/// samples and fixtures: byte for byte, the rows 15 does not print included.
+#[test]
+fn other_majors_equal_their_own_pg_controldata_byte_for_byte() {
+    let majors = pgdiverge_fixtures::other_pg_binaries();
+    if majors.is_empty() {
+        eprintln!("skipped: PGDIVERGE_PG_BINARIES is not set (fixtures/pg-binaries.sh)");
+        return;
+    }
+    for (major, bin) in majors {
+        let program = bin.join("pg_controldata");
+        let mut n = 0;
+        let samples = samples_dir().join(format!("pg_control/v{major}"));
+        for f in std::fs::read_dir(&samples).into_iter().flatten() {
+            let f = f.unwrap().path();
+            let d = control_datadir(&std::fs::read(&f).unwrap());
+            let want = pgdiverge_fixtures::pg_controldata_with(&program, d.path());
+            assert_eq!(controldata(d.path(), &[]), want, "{}", f.display());
+            n += 1;
+        }
+        for s in pgdiverge_fixtures::scenarios()
+            .into_iter()
+            .filter(|s| s.pg_version() == u64::from(major))
+        {
+            for c in s.cluster_names() {
+                let dir = s.dir.join(&c);
+                let want = pgdiverge_fixtures::pg_controldata_with(&program, &dir);
+                assert_eq!(controldata(&dir, &[]), want, "{}", dir.display());
+                n += 1;
+            }
+        }
+        eprintln!("PostgreSQL {major}: {n} control files identical");
+        assert!(n >= 4, "PostgreSQL {major}: only {n} control files");
+    }
 }
 
 /// The rows a version's pg_controldata prints and 15's does not, in their places.

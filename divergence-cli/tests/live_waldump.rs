@@ -1,24 +1,30 @@
-//! `pgdiverge waldump` against pg_waldump 15 on record types the fixtures do not hold: commits
+//! `pgdiverge waldump` against pg_waldump on record types the fixtures do not hold: commits
 //! and aborts that drop relations and statistics, subtransactions, invalidations, two-phase
-//! commit, replication origins, `wal_level = logical`. Made by real PostgreSQL 15 servers; only
-//! with `PGDIVERGE_LIVE_PG=1` (`.ci/run` sets it).
+//! commit, replication origins, `wal_level = logical`, and the records of every built-in resource
+//! manager. Made by real PostgreSQL 15 servers, and by 14, 16, 17 and 18 when
+//! `PGDIVERGE_PG_BINARIES` holds them (`fixtures/pg-binaries.sh`); only with
+//! `PGDIVERGE_LIVE_PG=1` (`.ci/run` sets both).
 
 use std::process::Command;
 
 mod live_common;
-use live_common::{as_postgres, chown_to_postgres, enabled, initdb, run_ok, start, BIN};
+use live_common::{
+    as_postgres, chown_to_postgres, enabled, initdb_with, other_majors, run_ok, start_with, BIN,
+};
 
-/// Runs `scripts` (each one psql session, read from a file) on a fresh PostgreSQL 15 cluster with
-/// `conf` appended to its postgresql.conf, stops it, and requires `pgdiverge waldump` to print
-/// exactly pg_waldump's lines for the WAL they wrote — and pg_waldump to have printed each of
-/// `needles`, so the records meant to be covered were really written. In the scripts `@ROOT@`
-/// stands for the server's directory, in which `ts/` is an empty directory for a tablespace.
-fn same_lines_as_pg_waldump(port: &str, conf: &str, scripts: &[&str], needles: &[&str]) {
+/// Runs `scripts` (each one psql session, read from a file) on a fresh cluster of the programs
+/// in `bin` with `conf` appended to its postgresql.conf, stops it, and requires `pgdiverge
+/// waldump` to print exactly that version's pg_waldump's lines for the WAL they wrote — and
+/// pg_waldump to have printed each of `needles`, so the records meant to be covered were really
+/// written. In the scripts `@ROOT@` stands for the server's directory, in which `ts/` is an
+/// empty directory for a tablespace; a script starting with `&` runs in the background (the
+/// next one starts a second later; all are waited for before the server stops).
+fn same_lines_as_pg_waldump(bin: &str, port: &str, conf: &str, scripts: &[&str], needles: &[&str]) {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     chown_to_postgres(root);
     let data = root.join("data");
-    initdb(&data);
+    initdb_with(bin, &data);
     let mut f = std::fs::OpenOptions::new()
         .append(true)
         .open(data.join("postgresql.conf"))
@@ -27,9 +33,9 @@ fn same_lines_as_pg_waldump(port: &str, conf: &str, scripts: &[&str], needles: &
     let sock = root.to_string_lossy().into_owned();
     std::fs::create_dir(root.join("ts")).unwrap();
     chown_to_postgres(&root.join("ts"));
-    let psql = |args: &[&str]| {
+    let psql_cmd = |args: &[&str]| {
         let mut v = vec![
-            format!("{BIN}/psql"),
+            format!("{bin}/psql"),
             "-X".into(),
             "-q".into(),
             "-At".into(),
@@ -44,23 +50,43 @@ fn same_lines_as_pg_waldump(port: &str, conf: &str, scripts: &[&str], needles: &
         ];
         v.extend(args.iter().map(|a| a.to_string()));
         let refs: Vec<&str> = v.iter().map(String::as_str).collect();
-        let out = run_ok(as_postgres(&refs), &v.join(" "));
+        (as_postgres(&refs), v.join(" "))
+    };
+    let psql = |args: &[&str]| {
+        let (c, what) = psql_cmd(args);
+        let out = run_ok(c, &what);
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     };
     let start_lsn;
     {
-        let _server = start(&data, root, port);
+        let _server = start_with(bin, &data, root, port);
         start_lsn = psql(&["-c", "select pg_current_wal_insert_lsn()"]);
-        let file = root.join("script.sql");
-        for sql in scripts {
+        let mut background = Vec::new();
+        for (i, sql) in scripts.iter().enumerate() {
+            let file = root.join(format!("script{i}.sql"));
+            let (sql, in_background) = match sql.strip_prefix('&') {
+                Some(sql) => (sql, true),
+                None => (*sql, false),
+            };
             std::fs::write(&file, sql.replace("@ROOT@", &sock)).unwrap();
-            psql(&["-f", &file.to_string_lossy()]);
+            let file = file.to_string_lossy().into_owned();
+            if in_background {
+                let (mut c, what) = psql_cmd(&["-f", &file]);
+                background.push((c.spawn().unwrap(), what));
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            } else {
+                psql(&["-f", &file]);
+            }
+        }
+        for (child, what) in background {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "{what}: {out:?}");
         }
     }
     let wal = data.join("pg_wal");
     // Both layouts: block references on the record's line, and -b's one line each.
     for extra in [&[][..], &["-b"][..]] {
-        let theirs = Command::new(format!("{BIN}/pg_waldump"))
+        let theirs = Command::new(format!("{bin}/pg_waldump"))
             .args(extra)
             .arg("-p")
             .arg(&wal)
@@ -84,9 +110,9 @@ fn same_lines_as_pg_waldump(port: &str, conf: &str, scripts: &[&str], needles: &
             assert!(t.contains(needle), "pg_waldump printed no {needle:?}: {t}");
         }
         let (tl, ol): (Vec<&str>, Vec<&str>) = (t.lines().collect(), o.lines().collect());
-        assert_eq!(tl.len(), ol.len(), "line counts {extra:?}");
+        assert_eq!(tl.len(), ol.len(), "line counts {bin} {extra:?}");
         for (a, b) in ol.iter().zip(&tl) {
-            assert_eq!(a, b, "{extra:?}");
+            assert_eq!(a, b, "{bin} {extra:?}");
         }
     }
 }
@@ -98,6 +124,7 @@ fn descriptions_of_drops_subtransactions_and_invalidations_match_pg_waldump() {
         return;
     }
     same_lines_as_pg_waldump(
+        BIN,
         "54918",
         "",
         &[
@@ -127,6 +154,7 @@ fn descriptions_of_prepared_transactions_and_replication_origins_match_pg_waldum
         return;
     }
     same_lines_as_pg_waldump(
+        BIN,
         "54919",
         "max_prepared_transactions = 4\nwal_level = logical\n",
         &[
@@ -172,16 +200,35 @@ fn descriptions_of_prepared_transactions_and_replication_origins_match_pg_waldum
 /// methods (hash, GIN with its pending list and posting trees, GiST, SP-GiST, BRIN, and bloom's
 /// generic records), sequences, tablespaces, databases, the relation map, multixacts, commit
 /// timestamps, replication origins, logical messages, restore points, heap truncation and
-/// speculative insertion, relation truncation.
+/// speculative insertion, relation truncation, freezing, subtransactions in running-xacts
+/// snapshots (listed, and overflowed) — on PostgreSQL 15 and every other major at hand.
 #[test]
 fn descriptions_of_every_resource_manager_match_pg_waldump() {
     if !enabled() {
         eprintln!("live_waldump: skipped (set PGDIVERGE_LIVE_PG=1 to run)");
         return;
     }
+    let majors = [(15, BIN.to_string())].into_iter().chain(other_majors());
+    for (i, (major, bin)) in majors.enumerate() {
+        eprintln!("live_waldump: PostgreSQL {major} ({bin})");
+        every_resource_manager(&bin, &(54930 + i).to_string());
+    }
+}
+
+/// Subtransactions open in another session while a checkpoint logs the running transactions.
+const SUBXACTS: &str = "&begin; select txid_current();
+    do $$ begin for i in 1..@N@ loop
+      begin insert into fz values (i); exception when others then null; end;
+    end loop; end $$;
+    select pg_sleep(3); commit;";
+
+fn every_resource_manager(bin: &str, port: &str) {
+    let (five, seventy) = (SUBXACTS.replace("@N@", "5"), SUBXACTS.replace("@N@", "70"));
     same_lines_as_pg_waldump(
-        "54920",
-        "wal_level = logical\ntrack_commit_timestamp = on\nwal_keep_size = 1GB\n",
+        bin,
+        port,
+        "wal_level = logical\ntrack_commit_timestamp = on\nwal_keep_size = 1GB\n\
+         max_prepared_transactions = 4\n",
         &[
             "create sequence sq; select nextval('sq'); select setval('sq', 100);
              create table h(a int, b int[], c tsvector, d point, e text);
@@ -251,7 +298,22 @@ fn descriptions_of_every_resource_manager_match_pg_waldump() {
              create table lu(a int primary key, b int); insert into lu values (1, 1);
              begin; select * from lu for share; savepoint s; update lu set b = 2 where a = 1;
              commit;
+             create table pb(a int primary key, b text);
+             insert into pb select g, 'x' from generate_series(1, 3000) g;
+             update pb set b = 'y' where a % 7 = 0;
+             delete from pb where a % 11 = 0;
+             vacuum pb;
+             begin; insert into pb values (-1); rollback;
+             begin; insert into pb values (-2); prepare transaction 'p1';
+             commit prepared 'p1';
+             create table fz(a int); insert into fz select generate_series(1, 1000);
+             vacuum freeze fz;
+             update fz set a = a + 1 where a < 10; vacuum freeze fz;
              checkpoint;",
+            &five,
+            "checkpoint;",
+            &seventy,
+            "checkpoint;",
         ],
         &[
             "desc: LOG rel ",
@@ -273,10 +335,11 @@ fn descriptions_of_every_resource_manager_match_pg_waldump() {
             "desc: MESSAGE transactional, prefix \"pfx\"; payload (5 bytes): 68 65 6C 6C 6F",
             "desc: UPDATE database ",
             "desc: CREATE pg_tblspc/",
-            "desc: CREATE_WAL_LOG create dir ",
+            "desc: ASSIGNMENT xtop ",
+            "; subxid ov",
             "desc: DROP dir ",
-            "desc: TRUNCATE cascade restart_seqs nrelids 1 relids ",
-            "desc: HEAP_CONFIRM off ",
+            "desc: TRUNCATE ",
+            "desc: HEAP_CONFIRM off",
             "desc: SET set ",
             "desc: DROP drop ",
             "rmgr: Generic ",

@@ -1,5 +1,6 @@
-//! Running PostgreSQL 15 servers in tests: only with `PGDIVERGE_LIVE_PG=1` (`.ci/run` sets
-//! it), as root (servers run as `postgres` through `runuser`).
+//! Running PostgreSQL servers in tests: only with `PGDIVERGE_LIVE_PG=1` (`.ci/run` sets it), as
+//! root (servers run as `postgres` through `runuser`). PostgreSQL 15 is the machine's; other
+//! majors come from `PGDIVERGE_PG_BINARIES` (`fixtures/pg-binaries.sh`).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -7,6 +8,14 @@ use std::process::{Child, Command, Output, Stdio};
 
 /// PostgreSQL 15's programs.
 pub const BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// The programs of other majors than 15 that `PGDIVERGE_PG_BINARIES` holds, by major.
+pub fn other_majors() -> Vec<(u32, String)> {
+    pgdiverge_fixtures::other_pg_binaries()
+        .into_iter()
+        .map(|(major, bin)| (major, bin.to_string_lossy().into_owned()))
+        .collect()
+}
 
 /// True when the live tests are switched on.
 pub fn enabled() -> bool {
@@ -39,6 +48,8 @@ pub struct Server {
     pub data: PathBuf,
     /// A pgbench running against it.
     pub bench: Option<Child>,
+    /// The directory of its programs.
+    pub bin: String,
 }
 
 impl Drop for Server {
@@ -49,7 +60,7 @@ impl Drop for Server {
         }
         let data = self.data.to_string_lossy().into_owned();
         let _ = as_postgres(&[
-            &format!("{BIN}/pg_ctl"),
+            &format!("{}/pg_ctl", self.bin),
             "-D",
             &data,
             "-m",
@@ -72,10 +83,15 @@ pub fn chown_to_postgres(root: &Path) {
 
 /// `initdb` with checksums, trust authentication and 1 MB WAL segments.
 pub fn initdb(data: &Path) {
+    initdb_with(BIN, data)
+}
+
+/// [`initdb`] with the programs in `bin`.
+pub fn initdb_with(bin: &str, data: &Path) {
     let d = data.to_string_lossy();
     run_ok(
         as_postgres(&[
-            &format!("{BIN}/initdb"),
+            &format!("{bin}/initdb"),
             "-D",
             &d,
             "-U",
@@ -91,10 +107,15 @@ pub fn initdb(data: &Path) {
 
 /// Starts the server of `data` on a unix socket in `sock` only.
 pub fn start(data: &Path, sock: &Path, port: &str) -> Server {
+    start_with(BIN, data, sock, port)
+}
+
+/// [`start`] with the programs in `bin`.
+pub fn start_with(bin: &str, data: &Path, sock: &Path, port: &str) -> Server {
     let (d, s) = (data.to_string_lossy(), sock.to_string_lossy());
     run_ok(
         as_postgres(&[
-            &format!("{BIN}/pg_ctl"),
+            &format!("{bin}/pg_ctl"),
             "-D",
             &d,
             "-l",
@@ -109,6 +130,7 @@ pub fn start(data: &Path, sock: &Path, port: &str) -> Server {
     Server {
         data: data.to_path_buf(),
         bench: None,
+        bin: bin.to_string(),
     }
 }
 
