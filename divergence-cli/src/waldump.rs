@@ -5,7 +5,7 @@
 //!
 //! Differences from pg_waldump, on purpose: after `desc:` and the record type's name, the details
 //! (`rm_desc`, e.g. `off 3 flags 0x00`) are printed in the words of the WAL's version for WAL of
-//! 14–18 (`waldump_desc.rs`), and left out for older WAL; `.partial` files
+//! 13–18 (`waldump_desc.rs`), and left out for older WAL; `.partial` files
 //! are read when no complete segment exists; without `-s` and `STARTSEG` the dump starts at the
 //! oldest segment of the timeline found in the directory; reaching the end of the WAL is
 //! reported on stderr in pg_waldump's words but is not a failure (exit status 0).
@@ -617,8 +617,12 @@ pub fn type_name(r: &Record<'_>) -> Option<&'static str> {
         (6, 0x20) => "CREATE_ID",
         (6, 0x30) => "TRUNCATE_ID",
         (7, 0x00) => "UPDATE",
-        // heapdesc.c heap2_identify (17 split PRUNE into three).
+        // heapdesc.c heap2_identify (14 replaced 13's CLEAN and CLEANUP_INFO; 17 split PRUNE
+        // into three).
         (9, 0x00) => "REWRITE",
+        (9, 0x10) if major <= 13 => "CLEAN",
+        (9, 0x20) if major <= 13 => "FREEZE_PAGE",
+        (9, 0x30) if major <= 13 => "CLEANUP_INFO",
         (9, 0x10) if major >= 17 => "PRUNE_ON_ACCESS",
         (9, 0x20) if major >= 17 => "PRUNE_VACUUM_SCAN",
         (9, 0x30) if major >= 17 => "PRUNE_VACUUM_CLEANUP",
@@ -695,6 +699,8 @@ pub fn type_name(r: &Record<'_>) -> Option<&'static str> {
         (17, 0x50) => "DESUMMARIZE",
         (18, 0x00) => "ZEROPAGE",
         (18, 0x10) => "TRUNCATE",
+        // committsdesc.c: SETTS until 13.
+        (18, 0x20) if major <= 13 => "SETTS",
         (19, 0x00) => "SET",
         (19, 0x10) => "DROP",
         (20, _) => "Generic",

@@ -2,10 +2,11 @@
 //! built-in resource manager: XLOG, Transaction (commit, abort, two-phase, replication origins,
 //! invalidations), Storage, CLOG, Database, Tablespace, MultiXact, RelMap, Standby, Heap and
 //! Heap2, Btree, Hash, Gin, Gist, Sequence, SPGist, BRIN, CommitTs, ReplicationOrigin, Generic
-//! and LogicalMessage — in the words of the major version that wrote the WAL, 14 to 18 (16
+//! and LogicalMessage — in the words of the major version that wrote the WAL, 13 to 18 (14
+//! reworded several 13 ones: [`v13`]; 16
 //! rewrote the heap and B-tree descriptions: [`v16`]).
 //!
-//! WAL of 13 and older is not described (no pg_waldump of those versions was at hand to hold the
+//! WAL of 10–12 is not described (no pg_waldump of those versions was at hand to hold the
 //! wording to), and neither is a record too short for its layout: `None`, and the listing then
 //! shows the record type alone. Times are printed in UTC. Held line by line to each version's
 //! pg_waldump on the fixtures and on live servers (`tests/cli_waldump.rs`,
@@ -18,6 +19,7 @@ use walparse::rmgr::xlog::{self, XlogRecord};
 use crate::pgtime::timestamptz_to_str;
 
 mod index;
+mod v13;
 mod v16;
 
 fn u16_at(b: &[u8], off: usize) -> Option<u16> {
@@ -73,6 +75,7 @@ fn relpath(major: u32, spc: u32, db: u32, rel: u32, fork: u32) -> Option<String>
         1663 => Some(format!("base/{db}/{rel}{suffix}")),
         _ => {
             let catversion = match major {
+                13 => 202007201,
                 14 => 202107181,
                 15 => 202209061,
                 16 => 202307071,
@@ -212,6 +215,8 @@ fn xact_finish(major: u32, f: &XactFinish<'_>, commit: bool, node: Option<u16>) 
     s.push_str(&subxacts(f.subxacts.iter()));
     let origin = f.origin.map(|(lsn, at)| origin(node, lsn, at));
     if !commit {
+        // 13 does not print an abort's origin.
+        let origin = origin.filter(|_| major >= 14);
         s.push_str(origin.as_deref().unwrap_or(""));
         s.push_str(&dropped_stats(major, "", f.dropped_stats_items)?);
         return Some(s);
@@ -224,7 +229,7 @@ fn xact_finish(major: u32, f: &XactFinish<'_>, commit: bool, node: Option<u16>) 
         ts,
         f.xinfo & UPDATE_RELCACHE_FILE != 0,
     )?);
-    if f.xinfo & APPLY_FEEDBACK != 0 {
+    if f.xinfo & APPLY_FEEDBACK != 0 && major >= 14 {
         s.push_str("; apply_feedback");
     }
     if f.xinfo & FORCE_SYNC != 0 {
@@ -283,8 +288,8 @@ fn xact_prepare(major: u32, d: &[u8], node: Option<u16>) -> Option<String> {
     s.push_str(&dropped_stats(major, "abort ", abort_stats)?);
     s.push_str(&subxacts(sub.chunks_exact(4).filter_map(|x| u32_at(x, 0))));
     s.push_str(&invalidations(msgs, u32_at(d, 12)?, 0, initfileinval)?);
-    // PrepareRedoAdd's rule: the origin is shown when the record has one.
-    if node.is_some_and(|n| n != 0) {
+    // PrepareRedoAdd's rule: the origin is shown when the record has one (not by 13).
+    if major >= 14 && node.is_some_and(|n| n != 0) {
         let lsn = walparse::Lsn(u64_at(d, origin_lsn_at)?);
         s.push_str(&origin(node, lsn, u64_at(d, origin_lsn_at + 8)? as i64));
     }
@@ -337,15 +342,20 @@ fn infobits_list(bits: u8) -> String {
     .join(", ")
 }
 
-/// pg_waldump's description of `r` (PostgreSQL 14–18) after its type name, when this module
+/// pg_waldump's description of `r` (PostgreSQL 13–18) after its type name, when this module
 /// knows it.
 pub fn describe(r: &Record<'_>) -> Option<String> {
     let major = r.version().major;
-    if !(14..=18).contains(&major) {
+    if !(13..=18).contains(&major) {
         return None;
     }
     if major >= 16 {
         if let Some(described) = v16::describe(r, major) {
+            return described;
+        }
+    }
+    if major == 13 {
+        if let Some(described) = v13::describe(r) {
             return described;
         }
     }
@@ -452,8 +462,8 @@ pub fn describe(r: &Record<'_>) -> Option<String> {
             slru_page(major, d)?,
             u32_at(d, if major >= 17 { 8 } else { 4 })?
         )),
-        // dbasedesc.c (14: CREATE is 0x00, laid out as 15's CREATE_FILE_COPY, and DROP 0x10)
-        4 if major == 14 && info == 0x10 => dbase_drop(d),
+        // dbasedesc.c (13, 14: CREATE is 0x00, laid out as 15's CREATE_FILE_COPY, and DROP 0x10)
+        4 if major <= 14 && info == 0x10 => dbase_drop(d),
         4 => match info {
             // xl_dbase_create_file_copy_rec {db_id; tablespace_id; src_db_id; src_tablespace_id}
             0x00 => Some(format!(
@@ -675,6 +685,49 @@ pub fn describe(r: &Record<'_>) -> Option<String> {
             )),
             0xA0 => Some(format!("lev {}", u32_at(d, 4)?)),
             0xC0 => Some(format!("ndeleted {}; nupdated {}", u16_at(d, 0)?, u16_at(d, 2)?)),
+            // xl_btree_mark_page_halfdead {OffsetNumber poffset; leafblk; leftblk; rightblk;
+            // topparent}
+            0xB0 => Some(format!(
+                "topparent {}; leaf {}; left {}; right {}",
+                u32_at(d, 16)?,
+                u32_at(d, 4)?,
+                u32_at(d, 8)?,
+                u32_at(d, 12)?
+            )),
+            // xl_btree_unlink_page (14, 15) {leftsib; rightsib; uint32 level;
+            // FullTransactionId safexid; leafleftsib; leafrightsib; leaftopparent}
+            0x80 | 0x90 => {
+                let xid = u64_at(d, 16)?;
+                Some(format!(
+                    "left {}; right {}; level {}; safexid {}:{}; leafleft {}; leafright {}; leaftopparent {}",
+                    u32_at(d, 0)?,
+                    u32_at(d, 4)?,
+                    u32_at(d, 8)?,
+                    xid >> 32,
+                    xid as u32,
+                    u32_at(d, 24)?,
+                    u32_at(d, 28)?,
+                    u32_at(d, 32)?
+                ))
+            }
+            // xl_btree_reuse_page (14, 15) {RelFileNode; BlockNumber block; FullTransactionId}
+            0xD0 => {
+                let xid = u64_at(d, 16)?;
+                Some(format!(
+                    "rel {}/{}/{}; latestRemovedXid {}:{}",
+                    u32_at(d, 0)?,
+                    u32_at(d, 4)?,
+                    u32_at(d, 8)?,
+                    xid >> 32,
+                    xid as u32
+                ))
+            }
+            // META_CLEANUP (14, 15): xl_btree_metadata in block 0, last_cleanup_num_delpages
+            // at 20.
+            0xE0 => Some(format!(
+                "last_cleanup_num_delpages {}",
+                u32_at(r.block(0)?.data, 20)?
+            )),
             _ => None,
         },
         12 => index::hash(major, d, info),

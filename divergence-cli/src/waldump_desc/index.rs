@@ -104,12 +104,18 @@ pub(super) fn hash(major: u32, d: &[u8], info: u8) -> Option<String> {
         0xB0 => format!("ntuples {}", c_g(f64_at(d, 0)?)),
         // xl_hash_vacuum_one_page: {latestRemovedXid; int ntuples} up to 15, then
         // {snapshotConflictHorizon; uint16 ntuples; bool isCatalogRel}.
-        0xC0 if major >= 16 => format!(
-            "ntuples {}, snapshotConflictHorizon {}, isCatalogRel {}",
-            u16_at(d, 4)?,
-            u32_at(d, 0)?,
-            tf(flag(d, 6)?)
-        ),
+        0xC0 if major >= 16 => {
+            let mut s = format!(
+                "ntuples {}, snapshotConflictHorizon {}",
+                u16_at(d, 4)?,
+                u32_at(d, 0)?
+            );
+            // 16 has the flag in the record but does not print it.
+            if major >= 17 {
+                s.push_str(&format!(", isCatalogRel {}", tf(flag(d, 6)?)));
+            }
+            s
+        }
         0xC0 => format!(
             "ntuples {}, latestRemovedXid {}",
             i32_at(d, 4)?,
@@ -226,12 +232,17 @@ pub(super) fn gist(major: u32, d: &[u8], info: u8) -> Option<String> {
     Some(match info {
         0x00 | 0x70 => String::new(),
         // gistxlogDelete {xid; uint16 ntodelete; bool isCatalogRel (16+)}
-        0x10 if major >= 16 => format!(
-            "delete: snapshotConflictHorizon {}, nitems: {}, isCatalogRel {}",
-            u32_at(d, 0)?,
-            u16_at(d, 4)?,
-            tf(flag(d, 6)?)
-        ),
+        0x10 if major >= 16 => {
+            let mut s = format!(
+                "delete: snapshotConflictHorizon {}, nitems: {}",
+                u32_at(d, 0)?,
+                u16_at(d, 4)?
+            );
+            if major >= 17 {
+                s.push_str(&format!(", isCatalogRel {}", tf(flag(d, 6)?)));
+            }
+            s
+        }
         0x10 => format!(
             "delete: latestRemovedXid {}, nitems: {}",
             u32_at(d, 0)?,
@@ -247,12 +258,18 @@ pub(super) fn gist(major: u32, d: &[u8], info: u8) -> Option<String> {
                 u32_at(d, 8)?,
                 u32_at(d, 12)?
             );
-            if major >= 16 {
+            if major >= 17 {
                 format!(
                     "{rel}; snapshotConflictHorizon {}:{}, isCatalogRel {}",
                     xid >> 32,
                     xid as u32,
                     tf(flag(d, 24)?)
+                )
+            } else if major == 16 {
+                format!(
+                    "{rel}; snapshotConflictHorizon {}:{}",
+                    xid >> 32,
+                    xid as u32
                 )
             } else {
                 format!("{rel}; latestRemovedXid {}:{}", xid >> 32, xid as u32)

@@ -82,7 +82,7 @@ pub(super) fn describe(r: &Record<'_>, major: u32) -> Option<Option<String>> {
         },
         9 => heap2(r, d, info, major),
         10 => heap(d, info, major),
-        11 => btree(r, d, info),
+        11 => btree(r, d, info, major),
         // spgdesc.c VACUUM_REDIRECT {uint16 nToPlaceholder; OffsetNumber firstPlaceholder;
         // TransactionId snapshotConflictHorizon; bool isCatalogRel}; 16 does not print the flag.
         16 if info == 0x80 => (|| {
@@ -378,7 +378,7 @@ fn delvacuum(b: &[u8], ndeleted: usize, nupdated: usize) -> Option<String> {
 }
 
 /// nbtdesc.c `btree_desc` (16–18).
-fn btree(r: &Record<'_>, d: &[u8], info: u8) -> Option<String> {
+fn btree(r: &Record<'_>, d: &[u8], info: u8, major: u32) -> Option<String> {
     let block0 = r.block(0).map(|b| b.data).filter(|b| !b.is_empty());
     Some(match info {
         0x00 | 0x10 | 0x20 | 0x50 => format!("off: {}", u16_at(d, 0)?),
@@ -397,10 +397,13 @@ fn btree(r: &Record<'_>, d: &[u8], info: u8) -> Option<String> {
         0x70 => {
             let (ndeleted, nupdated) = (u16_at(d, 4)?, u16_at(d, 6)?);
             let mut s = format!(
-                "snapshotConflictHorizon: {}, ndeleted: {ndeleted}, nupdated: {nupdated}, isCatalogRel: {}",
-                u32_at(d, 0)?,
-                tf(*d.get(8)? != 0)
+                "snapshotConflictHorizon: {}, ndeleted: {ndeleted}, nupdated: {nupdated}",
+                u32_at(d, 0)?
             );
+            // 16 does not print the flag.
+            if major >= 17 {
+                s.push_str(&format!(", isCatalogRel: {}", tf(*d.get(8)? != 0)));
+            }
             if let Some(b) = block0 {
                 s.push_str(&delvacuum(b, ndeleted.into(), nupdated.into())?);
             }
@@ -446,15 +449,19 @@ fn btree(r: &Record<'_>, d: &[u8], info: u8) -> Option<String> {
         // snapshotConflictHorizon; bool isCatalogRel}
         0xD0 => {
             let xid = u64_at(d, 16)?;
-            format!(
-                "rel: {}/{}/{}, snapshotConflictHorizon: {}:{}, isCatalogRel: {}",
+            let mut s = format!(
+                "rel: {}/{}/{}, snapshotConflictHorizon: {}:{}",
                 u32_at(d, 0)?,
                 u32_at(d, 4)?,
                 u32_at(d, 8)?,
                 xid >> 32,
-                xid as u32,
-                tf(*d.get(24)? != 0)
-            )
+                xid as u32
+            );
+            // 16 does not print the flag.
+            if major >= 17 {
+                s.push_str(&format!(", isCatalogRel: {}", tf(*d.get(24)? != 0)));
+            }
+            s
         }
         // META_CLEANUP: xl_btree_metadata in block 0 {version; root; level; fastroot;
         // fastlevel; last_cleanup_num_delpages; bool allequalimage}
