@@ -1,6 +1,6 @@
 //! `pgdiverge waldump` against PostgreSQL 15's own pg_waldump, run live on every PostgreSQL 15
 //! fixture (each data directory, each timeline it holds) with the flags we support, and against
-//! the pg_waldump of 14, 16, 17 and 18 on their fixtures when `PGDIVERGE_PG_BINARIES` holds them;
+//! the pg_waldump of 13, 14, 16, 17 and 18 on their fixtures when `PGDIVERGE_PG_BINARIES` holds them;
 //! plus golden text and JSON outputs, filters, and errors.
 //!
 //! Every line is compared byte for byte, descriptions (`rm_desc`) included. `compare_listings`
@@ -140,7 +140,7 @@ fn waldump_matches_pg_waldump_15_on_every_pg15_fixture() {
     );
 }
 
-/// The same on the fixtures of 14, 16, 17 and 18, with each major's own pg_waldump.
+/// The same on the fixtures of 13, 14, 16, 17 and 18, with each major's own pg_waldump.
 #[test]
 fn waldump_matches_the_pg_waldump_of_each_major_on_its_fixtures() {
     let majors = pgdiverge_fixtures::other_pg_binaries();
@@ -379,8 +379,9 @@ fn waldump_rmgr_list_and_errors() {
 
 #[test]
 fn waldump_reads_every_timeline_of_every_fixture_13_to_18() {
-    // No oracle reads 13, 14, 16, 17, 18 here: check that each timeline's files decode to
-    // records whose LSNs increase and whose prev-links chain, and that the JSON agrees.
+    // Without the other majors' pg_waldump (see the test above), check that each timeline's
+    // files decode to records whose LSNs increase and whose prev-links chain, and that the JSON
+    // agrees.
     let mut versions = std::collections::BTreeSet::new();
     for s in scenarios() {
         for c in s.clusters() {

@@ -1,6 +1,6 @@
 //! `pgdiverge controldata DIR`: byte-for-byte equal to pg_controldata 15 (committed outputs of the
 //! samples and fixtures, and the live tool when installed, run with `TZ=UTC LC_ALL=C`) and to the
-//! pg_controldata of 14, 16, 17 and 18 when `PGDIVERGE_PG_BINARIES` holds them, the
+//! pg_controldata of 13, 14, 16, 17 and 18 when `PGDIVERGE_PG_BINARIES` holds them, the
 //! version-specific rows of 10–18, the JSON object, and errors.
 
 use std::path::Path;
@@ -107,7 +107,7 @@ fn every_fixture_equals_pg_controldata_byte_for_byte() {
     eprintln!("compared {n} fixture clusters");
 }
 
-/// Each major's own pg_controldata (14, 16, 17, 18 from `PGDIVERGE_PG_BINARIES`) on that major's
+/// Each major's own pg_controldata (13, 14, 16, 17, 18 from `PGDIVERGE_PG_BINARIES`) on that major's
 /// samples and fixtures: byte for byte, the rows 15 does not print included.
 #[test]
 fn other_majors_equal_their_own_pg_controldata_byte_for_byte() {

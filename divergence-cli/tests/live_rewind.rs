@@ -1,5 +1,5 @@
 //! Our model of `pg_rewind --dry-run` against the real one of every major at hand — the
-//! machine's 15, and 14, 16, 17 and 18 when `PGDIVERGE_PG_BINARIES` holds them
+//! machine's 15, and 13, 14, 16, 17 and 18 when `PGDIVERGE_PG_BINARIES` holds them
 //! (`fixtures/pg-binaries.sh`) — on pairs made by real servers of that major: a split brain (a
 //! copy promoted to timeline 2, both sides wrote) and a same-timeline divergence (a copy started
 //! without `standby.signal`, both sides wrote on timeline 1, which pg_rewind cannot see). Same

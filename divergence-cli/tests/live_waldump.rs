@@ -1,10 +1,11 @@
 //! `pgdiverge waldump` against pg_waldump on record types the fixtures do not hold: commits
 //! and aborts that drop relations and statistics, subtransactions, invalidations, two-phase
 //! commit, replication origins, `wal_level = logical`, and the records of every built-in resource
-//! manager. Made by real PostgreSQL 15 servers, and by 14, 16, 17 and 18 when
+//! manager. Made by real PostgreSQL 15 servers, and by 13, 14, 16, 17 and 18 when
 //! `PGDIVERGE_PG_BINARIES` holds them (`fixtures/pg-binaries.sh`); only with
 //! `PGDIVERGE_LIVE_PG=1` (`.ci/run` sets both).
 
+use std::path::Path;
 use std::process::Command;
 
 mod live_common;
@@ -201,7 +202,8 @@ fn descriptions_of_prepared_transactions_and_replication_origins_match_pg_waldum
 /// generic records), sequences, tablespaces, databases, the relation map, multixacts, commit
 /// timestamps, replication origins, logical messages, restore points, heap truncation and
 /// speculative insertion, relation truncation, freezing, subtransactions in running-xacts
-/// snapshots (listed, and overflowed) — on PostgreSQL 15 and every other major at hand.
+/// snapshots (listed, and overflowed), B-tree page recycling, opportunistic index deletion — on
+/// PostgreSQL 15 and every other major at hand (13, 14, 16, 17, 18).
 #[test]
 fn descriptions_of_every_resource_manager_match_pg_waldump() {
     if !enabled() {
@@ -222,8 +224,82 @@ const SUBXACTS: &str = "&begin; select txid_current();
     end loop; end $$;
     select pg_sleep(3); commit;";
 
+/// B-tree page deletion and recycling, bottom-up deletion, and the hash and GiST indexes'
+/// opportunistic deletion of dead tuples.
+const INDEX_CHURN: &str = "create table bd(a int primary key) with (autovacuum_enabled = off);
+    insert into bd select generate_series(1, 20000);
+    delete from bd where a > 100;
+    vacuum bd; vacuum bd;
+    insert into bd select generate_series(20001, 40000);
+    create table bt(a int, b int) with (autovacuum_enabled = off, fillfactor = 100);
+    create index bt_a on bt(a); create index bt_b on bt(b);
+    insert into bt select g, 0 from generate_series(1, 2000) g;
+    update bt set b = b + 1; update bt set b = b + 1; update bt set b = b + 1;
+    update bt set b = b + 1; update bt set b = b + 1; update bt set b = b + 1;
+    create table hx(a int, p point) with (autovacuum_enabled = off);
+    create index hx_h on hx using hash(a); create index hx_g on hx using gist(p);
+    insert into hx select 1, point(g % 10, g % 10) from generate_series(1, 5000) g;
+    delete from hx;
+    set enable_seqscan = off; set enable_bitmapscan = off;
+    select count(*) from hx where a = 1;
+    select count(*) from hx where p <@ box '((0,0),(10,10))';
+    insert into hx select 1, point(g % 10, g % 10) from generate_series(1, 5000) g;
+    reset enable_seqscan; reset enable_bitmapscan;
+    delete from hx; vacuum hx;
+    insert into hx select 2, point(g, g) from generate_series(1, 20000) g;";
+
+/// The bloom extension's generic WAL records, where the installation has bloom.
+const BLOOM: &str = "create extension bloom;
+    create table bl(a int, b int);
+    create index on bl using bloom(a, b);
+    insert into bl values (1, 2), (3, 4);";
+
 fn every_resource_manager(bin: &str, port: &str) {
     let (five, seventy) = (SUBXACTS.replace("@N@", "5"), SUBXACTS.replace("@N@", "70"));
+    let share = Path::new(bin).join("..").join("share");
+    let has_bloom = ["extension", "postgresql/extension"]
+        .iter()
+        .any(|d| share.join(d).join("bloom.control").is_file());
+    // Record types (and a few details every version prints alike) that must be in the WAL.
+    let mut needles = vec![
+        "desc: LOG rel ",
+        "desc: INIT_META_PAGE num_tuples ",
+        "desc: SPLIT_ALLOCATE_PAGE new_bucket ",
+        "desc: SQUEEZE_PAGE prevblkno ",
+        "desc: INSERT isdata: ",
+        "desc: VACUUM_DATA_LEAF_PAGE ",
+        "desc: DELETE_LISTPAGE ndeleted: ",
+        "desc: PAGE_SPLIT page_split: ",
+        "desc: PAGE_DELETE deleteXid ",
+        "desc: DELETE delete: ",
+        "desc: PICKSPLIT ",
+        "desc: ADD_NODE ",
+        "desc: SPLIT_TUPLE ",
+        "desc: VACUUM_REDIRECT ",
+        "desc: VACUUM_ONE_PAGE ntuples ",
+        "desc: CREATE_INDEX v1 ",
+        "desc: DESUMMARIZE pagesPerRange ",
+        "desc: RESTORE_POINT rp1",
+        "desc: MESSAGE transactional",
+        "desc: UPDATE database ",
+        "desc: CREATE pg_tblspc/",
+        "desc: ASSIGNMENT xtop ",
+        "; subxid ov",
+        "desc: DROP dir ",
+        "desc: TRUNCATE ",
+        "desc: HEAP_CONFIRM off",
+        "desc: SET set ",
+        "desc: DROP drop ",
+        "desc: CREATE_ID ",
+        "desc: ZERO_MEM_PAGE ",
+        " to 1 blocks flags ",
+        "desc: UNLINK_PAGE ",
+        "desc: REUSE_PAGE rel",
+        "desc: META_CLEANUP ",
+    ];
+    if has_bloom {
+        needles.push("rmgr: Generic ");
+    }
     same_lines_as_pg_waldump(
         bin,
         port,
@@ -291,10 +367,6 @@ fn every_resource_manager(bin: &str, port: &str) {
              select pg_replication_origin_create('o2');
              select pg_replication_origin_advance('o2', '0/12345');
              select pg_replication_origin_drop('o2');
-             create extension bloom;
-             create table bl(a int, b int);
-             create index on bl using bloom(a, b);
-             insert into bl values (1, 2), (3, 4);
              create table lu(a int primary key, b int); insert into lu values (1, 1);
              begin; select * from lu for share; savepoint s; update lu set b = 2 where a = 1;
              commit;
@@ -314,38 +386,12 @@ fn every_resource_manager(bin: &str, port: &str) {
             "checkpoint;",
             &seventy,
             "checkpoint;",
+            // The subtransactions' sessions end first, so that the deleted index entries
+            // below are dead to every snapshot.
+            "select pg_sleep(3);",
+            INDEX_CHURN,
+            if has_bloom { BLOOM } else { "select 1;" },
         ],
-        &[
-            "desc: LOG rel ",
-            "desc: INIT_META_PAGE num_tuples ",
-            "desc: SPLIT_ALLOCATE_PAGE new_bucket ",
-            "desc: SQUEEZE_PAGE prevblkno ",
-            "desc: INSERT isdata: ",
-            "desc: VACUUM_DATA_LEAF_PAGE ",
-            "desc: DELETE_LISTPAGE ndeleted: ",
-            "desc: PAGE_SPLIT page_split: ",
-            "desc: PAGE_DELETE deleteXid ",
-            "desc: PICKSPLIT ndelete: ",
-            "desc: ADD_NODE off: ",
-            "desc: SPLIT_TUPLE prefixoff: ",
-            "desc: VACUUM_REDIRECT ntoplaceholder: ",
-            "desc: CREATE_INDEX v1 ",
-            "desc: DESUMMARIZE pagesPerRange ",
-            "desc: RESTORE_POINT rp1",
-            "desc: MESSAGE transactional, prefix \"pfx\"; payload (5 bytes): 68 65 6C 6C 6F",
-            "desc: UPDATE database ",
-            "desc: CREATE pg_tblspc/",
-            "desc: ASSIGNMENT xtop ",
-            "; subxid ov",
-            "desc: DROP dir ",
-            "desc: TRUNCATE ",
-            "desc: HEAP_CONFIRM off",
-            "desc: SET set ",
-            "desc: DROP drop ",
-            "rmgr: Generic ",
-            "desc: CREATE_ID ",
-            "desc: ZERO_MEM_PAGE ",
-            " to 1 blocks flags ",
-        ],
+        &needles,
     );
 }

@@ -1,6 +1,6 @@
 //! `pgdiverge waldump`'s descriptions read record payloads at fixed offsets; on hostile bytes
 //! (any resource manager, any info bits, any main data, any data for block 0) they must give a
-//! description or none, never panic. Records of every described major, 14 to 18.
+//! description or none, never panic. Records of every described major, 13 to 18.
 
 use proptest::prelude::*;
 use walparse::record::Record;
@@ -47,7 +47,7 @@ proptest! {
 
     #[test]
     fn descriptions_never_panic_on_hostile_payloads(
-        major in 14u32..=18,
+        major in 13u32..=18,
         rmid in 0u8..=21,
         info in any::<u8>(),
         // Mostly short payloads: the layouts are read within their first few dozen bytes.
