@@ -316,6 +316,54 @@ fn slru_page(major: u32, d: &[u8]) -> Option<i64> {
     }
 }
 
+/// heapdesc.c XLOG_HEAP2_NEW_CID (wal_level=logical): xl_heap_new_cid {top_xid; cmin; cmax;
+/// combocid; RelFileNode target; ItemPointerData tid}, in 16's `key: value` words or older ones.
+fn new_cid(d: &[u8], sixteen: bool) -> Option<String> {
+    let (rel, tid) = (
+        format!("{}/{}/{}", u32_at(d, 16)?, u32_at(d, 20)?, u32_at(d, 24)?),
+        format!(
+            "{}/{}",
+            (u32::from(u16_at(d, 28)?) << 16) | u32::from(u16_at(d, 30)?),
+            u16_at(d, 32)?
+        ),
+    );
+    let cids = format!(
+        "cmin: {}, cmax: {}, combo: {}",
+        u32_at(d, 4)?,
+        u32_at(d, 8)?,
+        u32_at(d, 12)?
+    );
+    Some(if sixteen {
+        format!("rel: {rel}, tid: {tid}, {cids}")
+    } else {
+        format!("rel {rel}; tid {tid}; {cids}")
+    })
+}
+
+/// nbtdesc.c UNLINK_PAGE(_META) (14+): xl_btree_unlink_page {leftsib; rightsib; uint32 level;
+/// FullTransactionId safexid; leafleftsib; leafrightsib; leaftopparent}, in 16's `key: value`
+/// words or 14's and 15's.
+fn btree_unlink_page(d: &[u8], sixteen: bool) -> Option<String> {
+    let xid = u64_at(d, 16)?;
+    let fields = [
+        ("left", u32_at(d, 0)?.to_string()),
+        ("right", u32_at(d, 4)?.to_string()),
+        ("level", u32_at(d, 8)?.to_string()),
+        ("safexid", format!("{}:{}", xid >> 32, xid as u32)),
+        ("leafleft", u32_at(d, 24)?.to_string()),
+        ("leafright", u32_at(d, 28)?.to_string()),
+        ("leaftopparent", u32_at(d, 32)?.to_string()),
+    ];
+    let (kv, sep) = if sixteen { (": ", ", ") } else { (" ", "; ") };
+    Some(
+        fields
+            .iter()
+            .map(|(k, v)| format!("{k}{kv}{v}"))
+            .collect::<Vec<_>>()
+            .join(sep),
+    )
+}
+
 /// `get_wal_level_string`: the `wal_level` setting's name.
 fn wal_level_name(level: i32) -> &'static str {
     match level {
@@ -363,12 +411,16 @@ pub fn describe(r: &Record<'_>) -> Option<String> {
     let info = r.info() & 0xF0;
     match r.rmid() {
         0 => match xlog::decode(r).ok()? {
+            // 17+ checkpoints carry (and print) the wal_level.
             XlogRecord::CheckpointShutdown(c) | XlogRecord::CheckpointOnline(c) => Some(format!(
-                "redo {}; tli {}; prev tli {}; fpw {}; xid {}:{}; oid {}; multi {}; offset {}; oldest xid {} in DB {}; oldest multi {} in DB {}; oldest/newest commit timestamp xid: {}/{}; oldest running xid {}; {}",
+                "redo {}; tli {}; prev tli {}; fpw {}; {}xid {}:{}; oid {}; multi {}; offset {}; oldest xid {} in DB {}; oldest multi {} in DB {}; oldest/newest commit timestamp xid: {}/{}; oldest running xid {}; {}",
                 c.redo,
                 c.this_tli,
                 c.prev_tli,
                 c.full_page_writes,
+                c.wal_level
+                    .map(|l| format!("wal_level {}; ", wal_level_name(l)))
+                    .unwrap_or_default(),
                 c.next_xid >> 32,
                 c.next_xid as u32,
                 c.next_oid,
@@ -383,6 +435,7 @@ pub fn describe(r: &Record<'_>) -> Option<String> {
                 c.oldest_active_xid,
                 if info == 0x00 { "shutdown" } else { "online" }
             )),
+            XlogRecord::CheckpointRedo(level) => Some(format!("wal_level {}", wal_level_name(level))),
             XlogRecord::NextOid(oid) => Some(oid.to_string()),
             XlogRecord::Switch
             | XlogRecord::Noop
@@ -597,19 +650,7 @@ pub fn describe(r: &Record<'_>) -> Option<String> {
             0x30 => Some(format!("cutoff xid {} ntuples {}", u32_at(d, 0)?, u16_at(d, 4)?)),
             0x40 => Some(format!("cutoff xid {} flags 0x{:02X}", u32_at(d, 0)?, d.get(4)?)),
             0x50 => Some(format!("{} tuples flags 0x{:02X}", u16_at(d, 2)?, d.first()?)),
-            // XLOG_HEAP2_NEW_CID (wal_level=logical): xl_heap_new_cid {top_xid, cmin, cmax,
-            // combocid, RelFileNode target_node, ItemPointerData target_tid}.
-            0x70 => Some(format!(
-                "rel {}/{}/{}; tid {}/{}; cmin: {}, cmax: {}, combo: {}",
-                u32_at(d, 16)?,
-                u32_at(d, 20)?,
-                u32_at(d, 24)?,
-                (u32::from(u16_at(d, 28)?) << 16) | u32::from(u16_at(d, 30)?),
-                u16_at(d, 32)?,
-                u32_at(d, 4)?,
-                u32_at(d, 8)?,
-                u32_at(d, 12)?
-            )),
+            0x70 => new_cid(d, false),
             // xl_heap_lock_updated {xmax; OffsetNumber offnum; uint8 infobits_set, flags}
             0x60 => Some(format!(
                 "off {}: xmax {}: flags 0x{:02X} {}",
@@ -694,22 +735,7 @@ pub fn describe(r: &Record<'_>) -> Option<String> {
                 u32_at(d, 8)?,
                 u32_at(d, 12)?
             )),
-            // xl_btree_unlink_page (14, 15) {leftsib; rightsib; uint32 level;
-            // FullTransactionId safexid; leafleftsib; leafrightsib; leaftopparent}
-            0x80 | 0x90 => {
-                let xid = u64_at(d, 16)?;
-                Some(format!(
-                    "left {}; right {}; level {}; safexid {}:{}; leafleft {}; leafright {}; leaftopparent {}",
-                    u32_at(d, 0)?,
-                    u32_at(d, 4)?,
-                    u32_at(d, 8)?,
-                    xid >> 32,
-                    xid as u32,
-                    u32_at(d, 24)?,
-                    u32_at(d, 28)?,
-                    u32_at(d, 32)?
-                ))
-            }
+            0x80 | 0x90 => btree_unlink_page(d, false),
             // xl_btree_reuse_page (14, 15) {RelFileNode; BlockNumber block; FullTransactionId}
             0xD0 => {
                 let xid = u64_at(d, 16)?;

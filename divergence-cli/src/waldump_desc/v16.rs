@@ -1,14 +1,15 @@
 //! pg_waldump 16–18's descriptions of the record types whose wording changed in 16 (heapdesc.c
 //! and nbtdesc.c rewritten with `key: value` pairs and offset arrays, `rmgrdesc_utils.c`), 17
-//! (pruning and freezing merged into PRUNE_* records; checkpoints show `wal_level`) and 18
+//! (pruning and freezing merged into PRUNE_* records) and 18
 //! (INPLACE carries invalidations). The other resource managers read as in 15 and are described
 //! by the parent module, with the layout changes it knows (64-bit SLRU page numbers in 17+,
 //! `snapshotConflictHorizon` in 16+).
 
 use walparse::record::Record;
-use walparse::rmgr::xlog::{self, XlogRecord};
 
-use super::{i32_at, infobits_list, invalidations, u16_at, u32_at, u64_at, wal_level_name};
+use super::{
+    btree_unlink_page, i32_at, infobits_list, invalidations, new_cid, u16_at, u32_at, u64_at,
+};
 
 /// `array_desc` of 16-bit offsets: " [1, 2, 3]" (" []" when empty).
 fn offsets(b: &[u8], n: usize) -> Option<String> {
@@ -51,35 +52,6 @@ pub(super) fn describe(r: &Record<'_>, major: u32) -> Option<Option<String>> {
     let d = r.main_data();
     let info = r.info() & 0xF0;
     Some(match r.rmid() {
-        0 if major >= 17 => match xlog::decode(r).ok()? {
-            XlogRecord::CheckpointShutdown(c) | XlogRecord::CheckpointOnline(c) => {
-                c.wal_level.map(|level| {
-                    format!(
-                        "redo {}; tli {}; prev tli {}; fpw {}; wal_level {}; xid {}:{}; oid {}; multi {}; offset {}; oldest xid {} in DB {}; oldest multi {} in DB {}; oldest/newest commit timestamp xid: {}/{}; oldest running xid {}; {}",
-                        c.redo,
-                        c.this_tli,
-                        c.prev_tli,
-                        c.full_page_writes,
-                        wal_level_name(level),
-                        c.next_xid >> 32,
-                        c.next_xid as u32,
-                        c.next_oid,
-                        c.next_multi,
-                        c.next_multi_offset,
-                        c.oldest_xid,
-                        c.oldest_xid_db,
-                        c.oldest_multi,
-                        c.oldest_multi_db,
-                        c.oldest_commit_ts_xid,
-                        c.newest_commit_ts_xid,
-                        c.oldest_active_xid,
-                        if info == 0x00 { "shutdown" } else { "online" }
-                    )
-                })
-            }
-            XlogRecord::CheckpointRedo(level) => Some(format!("wal_level {}", wal_level_name(level))),
-            _ => return None,
-        },
         9 => heap2(r, d, info, major),
         10 => heap(d, info, major),
         11 => btree(r, d, info, major),
@@ -239,18 +211,7 @@ fn heap2(r: &Record<'_>, d: &[u8], info: u8, major: u32) -> Option<String> {
             infobits_list(*d.get(6)?),
             d.get(7)?
         ),
-        // xl_heap_new_cid {top_xid; cmin; cmax; combocid; RelFileLocator; ItemPointerData}
-        (0x70, _) => format!(
-            "rel: {}/{}/{}, tid: {}/{}, cmin: {}, cmax: {}, combo: {}",
-            u32_at(d, 16)?,
-            u32_at(d, 20)?,
-            u32_at(d, 24)?,
-            (u32::from(u16_at(d, 28)?) << 16) | u32::from(u16_at(d, 30)?),
-            u16_at(d, 32)?,
-            u32_at(d, 4)?,
-            u32_at(d, 8)?,
-            u32_at(d, 12)?
-        ),
+        (0x70, _) => new_cid(d, true)?,
         _ => return None,
     })
 }
@@ -409,22 +370,7 @@ fn btree(r: &Record<'_>, d: &[u8], info: u8, major: u32) -> Option<String> {
             }
             s
         }
-        // xl_btree_unlink_page {leftsib; rightsib; uint32 level; FullTransactionId safexid;
-        // leafleftsib; leafrightsib; leaftopparent}
-        0x80 | 0x90 => {
-            let xid = u64_at(d, 16)?;
-            format!(
-                "left: {}, right: {}, level: {}, safexid: {}:{}, leafleft: {}, leafright: {}, leaftopparent: {}",
-                u32_at(d, 0)?,
-                u32_at(d, 4)?,
-                u32_at(d, 8)?,
-                xid >> 32,
-                xid as u32,
-                u32_at(d, 24)?,
-                u32_at(d, 28)?,
-                u32_at(d, 32)?
-            )
-        }
+        0x80 | 0x90 => btree_unlink_page(d, true)?,
         // xl_btree_newroot {BlockNumber rootblk; uint32 level}
         0xA0 => format!("level: {}", u32_at(d, 4)?),
         // xl_btree_mark_page_halfdead {OffsetNumber poffset; leafblk; leftblk; rightblk;
