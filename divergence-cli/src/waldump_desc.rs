@@ -12,9 +12,11 @@
 //! pg_waldump on the fixtures and on live servers (`tests/cli_waldump.rs`,
 //! `tests/live_waldump.rs`).
 
+use walparse::control::WalLevel;
 use walparse::record::Record;
 use walparse::rmgr::xact::{self, XactFinish, XactRecord};
 use walparse::rmgr::xlog::{self, XlogRecord};
+use walparse::WalVersion;
 
 use crate::pgtime::timestamptz_to_str;
 
@@ -34,6 +36,10 @@ fn i32_at(b: &[u8], off: usize) -> Option<i32> {
 fn u64_at(b: &[u8], off: usize) -> Option<u64> {
     Some(u64::from_le_bytes(b.get(off..off + 8)?.try_into().ok()?))
 }
+/// A `BlockIdData` (two 16-bit halves, high first) as a block number.
+fn block_id_at(b: &[u8], off: usize) -> Option<u32> {
+    Some((u32::from(u16_at(b, off)?) << 16) | u32::from(u16_at(b, off + 2)?))
+}
 /// The NUL-terminated string at `off` (to the end of the data if it has no NUL), as `%s`
 /// prints it.
 fn cstr_at(b: &[u8], off: usize) -> Option<String> {
@@ -42,21 +48,26 @@ fn cstr_at(b: &[u8], off: usize) -> Option<String> {
     Some(String::from_utf8_lossy(s).into_owned())
 }
 
-/// heapdesc.c `out_infobits`.
+/// heapam_xlog.h XLHL_* bits of `infobits_set` and the names heapdesc.c gives them.
+const INFOBITS: [(u8, &str); 5] = [
+    (0x01, "IS_MULTI"),
+    (0x02, "LOCK_ONLY"),
+    (0x04, "EXCL_LOCK"),
+    (0x08, "KEYSHR_LOCK"),
+    (0x10, "KEYS_UPDATED"),
+];
+
+/// The names of the bits set in `bits`.
+fn infobit_names(bits: u8) -> impl Iterator<Item = &'static str> {
+    INFOBITS
+        .into_iter()
+        .filter(move |(bit, _)| bits & bit != 0)
+        .map(|(_, name)| name)
+}
+
+/// heapdesc.c `out_infobits` (up to 15): each name followed by a space.
 fn infobits(bits: u8) -> String {
-    let mut s = String::new();
-    for (bit, name) in [
-        (0x01, "IS_MULTI "),
-        (0x02, "LOCK_ONLY "),
-        (0x04, "EXCL_LOCK "),
-        (0x08, "KEYSHR_LOCK "),
-        (0x10, "KEYS_UPDATED "),
-    ] {
-        if bits & bit != 0 {
-            s.push_str(name);
-        }
-    }
-    s
+    infobit_names(bits).map(|n| format!("{n} ")).collect()
 }
 
 /// `relpathperm`: `global/`, `base/` or, for other tablespaces, `pg_tblspc/` with the major
@@ -142,32 +153,20 @@ fn locators(b: &[u8]) -> impl Iterator<Item = (u32, u32, u32)> + '_ {
         .filter_map(|r| Some((u32_at(r, 0)?, u32_at(r, 4)?, u32_at(r, 8)?)))
 }
 
-/// xactdesc.c `xact_desc_stats`: dropped-statistics items (`xl_xact_stats_item`: int kind,
-/// Oid dboid, then Oid objoid in 15–17, uint32 objid_lo and objid_hi in 18+) after
-/// "; {prefix}dropped stats:", or "" when there are none.
-fn dropped_stats(major: u32, prefix: &str, items: &[u8]) -> Option<String> {
-    if items.is_empty() {
+/// xactdesc.c `xact_desc_stats`: dropped-statistics items (`xl_xact_stats_item` of `item` bytes,
+/// the version's `XactLayout`: int kind, Oid dboid, then a 32-bit objoid, or from 18 its low and
+/// high halves) after "; {prefix}dropped stats:", or "" when there are none.
+fn dropped_stats(item: usize, prefix: &str, items: &[u8]) -> Option<String> {
+    if items.is_empty() || item == 0 {
         return Some(String::new());
     }
     let mut s = format!("; {prefix}dropped stats:");
-    for it in items.chunks_exact(stats_item_size(major)) {
-        let objid = if major >= 18 {
-            u64::from(u32_at(it, 12)?) << 32 | u64::from(u32_at(it, 8)?)
-        } else {
-            u64::from(u32_at(it, 8)?)
-        };
+    for it in items.chunks_exact(item) {
+        let high = if item >= 16 { u32_at(it, 12)? } else { 0 };
+        let objid = u64::from(high) << 32 | u64::from(u32_at(it, 8)?);
         s.push_str(&format!(" {}/{}/{objid}", i32_at(it, 0)?, u32_at(it, 4)?));
     }
     Some(s)
-}
-
-/// The size of an `xl_xact_stats_item`: 12 bytes in 15–17, 16 from 18 (64-bit object ids).
-fn stats_item_size(major: u32) -> usize {
-    if major >= 18 {
-        16
-    } else {
-        12
-    }
 }
 
 /// xactdesc.c `xact_desc_subxacts`, or "" when there are none.
@@ -197,7 +196,13 @@ fn origin(node: Option<u16>, lsn: walparse::Lsn, at: i64) -> String {
 /// commit dropped statistics, invalidations, apply_feedback and sync flags and the replication
 /// origin, and for an abort the origin before the dropped statistics (the order pg_waldump 15
 /// prints them in).
-fn xact_finish(major: u32, f: &XactFinish<'_>, commit: bool, node: Option<u16>) -> Option<String> {
+fn xact_finish(
+    v: &WalVersion,
+    f: &XactFinish<'_>,
+    commit: bool,
+    node: Option<u16>,
+) -> Option<String> {
+    let major = v.major;
     // xact.h XACT_COMPLETION_* flags in xinfo.
     const APPLY_FEEDBACK: u32 = 1 << 29;
     const UPDATE_RELCACHE_FILE: u32 = 1 << 30;
@@ -218,10 +223,18 @@ fn xact_finish(major: u32, f: &XactFinish<'_>, commit: bool, node: Option<u16>) 
         // 13 does not print an abort's origin.
         let origin = origin.filter(|_| major >= 14);
         s.push_str(origin.as_deref().unwrap_or(""));
-        s.push_str(&dropped_stats(major, "", f.dropped_stats_items)?);
+        s.push_str(&dropped_stats(
+            v.xact.dropped_stats_item,
+            "",
+            f.dropped_stats_items,
+        )?);
         return Some(s);
     }
-    s.push_str(&dropped_stats(major, "", f.dropped_stats_items)?);
+    s.push_str(&dropped_stats(
+        v.xact.dropped_stats_item,
+        "",
+        f.dropped_stats_items,
+    )?);
     let (db, ts) = f.db_ts.unwrap_or((0, 0));
     s.push_str(&invalidations(
         f.invalidation_msgs,
@@ -245,10 +258,13 @@ fn xact_finish(major: u32, f: &XactFinish<'_>, commit: bool, node: Option<u16>) 
 /// origin_timestamp: 64 bytes in 14, 72 from 15) followed, each part MAXALIGNed, by the GID,
 /// subtransactions, relations dropped at commit and at abort, statistics dropped at commit and
 /// at abort (15+), invalidations (`ParsePrepareRecord`).
-fn xact_prepare(major: u32, d: &[u8], node: Option<u16>) -> Option<String> {
+fn xact_prepare(v: &WalVersion, d: &[u8], node: Option<u16>) -> Option<String> {
+    let major = v.major;
     let maxalign = |n: usize| n.checked_add(7).map(|n| n & !7);
     let count = |off: usize| usize::try_from(i32_at(d, off)?).ok();
-    let has_stats = major >= 15;
+    // The stats counts exist where stats items do (15+).
+    let stats = v.xact.dropped_stats_item;
+    let has_stats = stats != 0;
     // Offsets of ninvalmsgs and of the header's end; the fields after nabortrels move by the
     // two stats counts.
     let shift = if has_stats { 8 } else { 0 };
@@ -262,7 +278,6 @@ fn xact_prepare(major: u32, d: &[u8], node: Option<u16>) -> Option<String> {
     let initfileinval = *d.get(44 + shift)? != 0;
     let gidlen = usize::from(u16_at(d, 46 + shift)?);
     let (origin_lsn_at, header) = (48 + shift, 64 + shift);
-    let stats = stats_item_size(major);
     let mut at = header;
     let mut part = |len: usize| -> Option<&[u8]> {
         let bytes = d.get(at..at.checked_add(len)?)?;
@@ -284,8 +299,8 @@ fn xact_prepare(major: u32, d: &[u8], node: Option<u16>) -> Option<String> {
     );
     s.push_str(&rels(major, "rels(commit)", locators(commit_rels))?);
     s.push_str(&rels(major, "rels(abort)", locators(abort_rels))?);
-    s.push_str(&dropped_stats(major, "commit ", commit_stats)?);
-    s.push_str(&dropped_stats(major, "abort ", abort_stats)?);
+    s.push_str(&dropped_stats(stats, "commit ", commit_stats)?);
+    s.push_str(&dropped_stats(stats, "abort ", abort_stats)?);
     s.push_str(&subxacts(sub.chunks_exact(4).filter_map(|x| u32_at(x, 0))));
     s.push_str(&invalidations(msgs, u32_at(d, 12)?, 0, initfileinval)?);
     // PrepareRedoAdd's rule: the origin is shown when the record has one (not by 13).
@@ -321,11 +336,7 @@ fn slru_page(major: u32, d: &[u8]) -> Option<i64> {
 fn new_cid(d: &[u8], sixteen: bool) -> Option<String> {
     let (rel, tid) = (
         format!("{}/{}/{}", u32_at(d, 16)?, u32_at(d, 20)?, u32_at(d, 24)?),
-        format!(
-            "{}/{}",
-            (u32::from(u16_at(d, 28)?) << 16) | u32::from(u16_at(d, 30)?),
-            u16_at(d, 32)?
-        ),
+        format!("{}/{}", block_id_at(d, 28)?, u16_at(d, 32)?),
     );
     let cids = format!(
         "cmin: {}, cmax: {}, combo: {}",
@@ -364,30 +375,18 @@ fn btree_unlink_page(d: &[u8], sixteen: bool) -> Option<String> {
     )
 }
 
-/// `get_wal_level_string`: the `wal_level` setting's name.
+/// `get_wal_level_string`: the `wal_level` setting's name ("?" for an unknown value, where
+/// pg_controldata says "unrecognized wal_level").
 fn wal_level_name(level: i32) -> &'static str {
-    match level {
-        0 => "minimal",
-        1 => "replica",
-        2 => "logical",
-        _ => "?",
+    match WalLevel::from_raw(level) {
+        WalLevel::Unknown(_) => "?",
+        known => known.as_str(),
     }
 }
 
-/// heapdesc.c `infobits_desc` (16+): the infomask bits' names, comma-separated.
+/// heapdesc.c `infobits_desc` (16+): the names comma-separated.
 fn infobits_list(bits: u8) -> String {
-    [
-        (0x01, "IS_MULTI"),
-        (0x02, "LOCK_ONLY"),
-        (0x04, "EXCL_LOCK"),
-        (0x08, "KEYSHR_LOCK"),
-        (0x10, "KEYS_UPDATED"),
-    ]
-    .into_iter()
-    .filter(|(bit, _)| bits & bit != 0)
-    .map(|(_, name)| name)
-    .collect::<Vec<_>>()
-    .join(", ")
+    infobit_names(bits).collect::<Vec<_>>().join(", ")
 }
 
 /// pg_waldump's description of `r` (PostgreSQL 13–18) after its type name, when this module
@@ -477,12 +476,12 @@ pub fn describe(r: &Record<'_>) -> Option<String> {
         },
         1 => match xact::decode(r).ok()?? {
             XactRecord::Commit(f) | XactRecord::CommitPrepared(f) => {
-                xact_finish(major, &f, true, r.origin())
+                xact_finish(r.version(), &f, true, r.origin())
             }
             XactRecord::Abort(f) | XactRecord::AbortPrepared(f) => {
-                xact_finish(major, &f, false, r.origin())
+                xact_finish(r.version(), &f, false, r.origin())
             }
-            XactRecord::Prepare { .. } => xact_prepare(major, d, r.origin()),
+            XactRecord::Prepare { .. } => xact_prepare(r.version(), d, r.origin()),
             // xact_desc: XLOG_XACT_INVALIDATIONS, no database, no init-file flag.
             XactRecord::Invalidations { msgs } => invalidations(msgs, 0, 0, false),
             // xact_desc_assignment, after the top-level xid.

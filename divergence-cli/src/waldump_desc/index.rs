@@ -6,7 +6,7 @@
 
 use walparse::record::Record;
 
-use super::{i32_at, u16_at, u32_at, u64_at};
+use super::{block_id_at, i32_at, u16_at, u32_at, u64_at};
 
 fn f64_at(b: &[u8], off: usize) -> Option<f64> {
     u64_at(b, off).map(f64::from_bits)
@@ -20,10 +20,6 @@ fn tf(v: bool) -> char {
     } else {
         'F'
     }
-}
-/// A `BlockIdData` (two 16-bit halves, high first) as a block number.
-fn block_id_at(b: &[u8], off: usize) -> Option<u32> {
-    Some((u32::from(u16_at(b, off)?) << 16) | u32::from(u16_at(b, off + 2)?))
 }
 
 /// C's `printf("%g")` of a double: six significant digits, trailing zeros removed, exponent
